@@ -48,6 +48,8 @@ export interface NativeBackend {
   pageSize(): number;
   perfEventOpen(attr: Buffer, pid: number, cpu: number, groupFd: number, flags: number): SysResult;
   ioctl(fd: number, request: number, arg: number): SysResult;
+  /** setns(2): moves the calling thread (the JS main thread) into the namespace behind fd. */
+  setns(fd: number, nstype: number): SysResult;
 }
 
 const SYS_BPF: Partial<Record<string, number>> = { x64: 321, arm64: 280 };
@@ -99,6 +101,7 @@ function createKoffiBackend(): NativeBackend {
   const indexToName = libc.func("char *if_indextoname(unsigned int index, _Out_ uint8_t *name)");
   const getpagesize = libc.func("int getpagesize()");
   const ioctl = libc.func("int ioctl(int fd, unsigned long req, long arg)");
+  const setns = libc.func("int setns(int fd, int nstype)");
 
   const result = (ret: unknown): SysResult => {
     const n = Number(ret);
@@ -143,6 +146,7 @@ function createKoffiBackend(): NativeBackend {
     pageSize: () => page,
     perfEventOpen: (attr, pid, cpu, group, flags) => result(syscall6(perfNr, attr, pid, cpu, group, flags)),
     ioctl: (fd, req, arg) => result(ioctl(fd, req, arg)),
+    setns: (fd, nstype) => result(setns(fd, nstype)),
   };
 }
 
