@@ -86,6 +86,8 @@ export interface BtfComposite extends Base {
   kind: "struct" | "union";
   size: number;
   members: BtfMember[];
+  /** kind_flag set although no member is a bitfield; only kept so marshal reproduces such input. */
+  kindFlag?: boolean;
 }
 export interface BtfEnumValue {
   name: string;
@@ -104,6 +106,8 @@ export interface BtfFwd extends Base {
 export interface BtfRef extends Base {
   kind: "typedef" | "volatile" | "const" | "restrict" | "type_tag";
   type: number;
+  /** type_tag only: kind_flag, the tag is a plain __attribute__ rather than btf_type_tag (Linux 6.14+). */
+  attribute?: boolean;
 }
 export type BtfLinkage = "static" | "global" | "extern";
 export interface BtfFunc extends Base {
@@ -145,6 +149,8 @@ export interface BtfDeclTag extends Base {
   type: number;
   /** -1 for the type itself, else the member/parameter index. */
   componentIdx: number;
+  /** kind_flag: the tag is a plain __attribute__ rather than btf_decl_tag (Linux 6.14+). */
+  attribute?: boolean;
 }
 
 export type BtfType =

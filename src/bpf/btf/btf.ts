@@ -1,0 +1,237 @@
+// A parsed (or built) BTF: types by id, name lookups, size/alignment and C-like type names.
+import { BtfError } from "../errors.js";
+import { formatType } from "./format.js";
+import { marshalBtf } from "./marshal.js";
+import { findMember } from "./members.js";
+import type { MemberLookup } from "./members.js";
+import { parseBtf } from "./parse.js";
+import { BtfStrings } from "./strings.js";
+import type { BtfKindName, BtfType } from "./types.js";
+
+/** libbpf's MAX_RESOLVE_DEPTH: longer modifier/typedef chains are treated as corrupt (loops). */
+export const MAX_RESOLVE_DEPTH = 32;
+/** Pointer size of the BPF target. */
+export const PTR_SIZE = 8;
+
+export interface BtfParseOptions {
+  /** Base BTF for split BTF (kernel module BTF on top of vmlinux). */
+  base?: Btf;
+  /** Used in error messages. */
+  fileName?: string;
+}
+
+export interface BtfOptions {
+  base?: Btf;
+  /** String table to reuse when marshalling (keeps existing offsets). */
+  strings?: BtfStrings;
+  fileName?: string;
+}
+
+const VOID: BtfType = Object.freeze({ id: 0, name: "", kind: "void" });
+
+const isModifier = (k: BtfKindName) =>
+  k === "typedef" || k === "const" || k === "volatile" || k === "restrict" || k === "type_tag";
+
+export class Btf {
+  /** Every type by id: [0] is void; split BTF includes its base's types. */
+  readonly types: readonly BtfType[];
+  readonly base: Btf | undefined;
+  /** First id of this BTF's own types (1, or the base's type count for split BTF). */
+  readonly firstTypeId: number;
+  readonly strings: BtfStrings;
+  readonly fileName: string | undefined;
+  private nameIndex: Map<string, BtfType[]> | undefined;
+
+  /** Builds a BTF from own types whose ids run from firstTypeId (1, or the base's type count). */
+  constructor(ownTypes: readonly BtfType[], opts: BtfOptions = {}) {
+    this.base = opts.base;
+    this.fileName = opts.fileName;
+    this.firstTypeId = opts.base ? opts.base.types.length : 1;
+    this.strings = opts.strings ?? new BtfStrings(new Uint8Array(opts.base ? 0 : 1), opts.base?.strings);
+    if (this.strings.base !== opts.base?.strings)
+      throw new BtfError(
+        "the string table of split BTF must continue its base's string table",
+        opts.fileName,
+      );
+    ownTypes.forEach((t, i) => {
+      if (t.id !== this.firstTypeId + i)
+        throw new BtfError(
+          `type at position ${i} has id ${t.id}, expected ${this.firstTypeId + i}`,
+          opts.fileName,
+        );
+    });
+    this.types = opts.base ? [...opts.base.types, ...ownTypes] : [VOID, ...ownTypes];
+  }
+
+  /** Parses binary BTF (a .BTF section, or /sys/kernel/btf/vmlinux; with `base`, split module BTF). */
+  static parse(buf: Uint8Array, opts: BtfParseOptions = {}): Btf {
+    const { types, strings } = parseBtf(buf, {
+      firstTypeId: opts.base ? opts.base.types.length : 1,
+      baseStrings: opts.base?.strings,
+      fileName: opts.fileName,
+    });
+    return new Btf(types, { base: opts.base, strings, fileName: opts.fileName });
+  }
+
+  /** This BTF's own types (without void and without the base's). */
+  get ownTypes(): readonly BtfType[] {
+    return this.types.slice(this.firstTypeId);
+  }
+
+  /** Binary BTF of the own types (split BTF stays split): parse(marshal()) gives back the same types. */
+  marshal(): Buffer {
+    return marshalBtf(this.ownTypes, this.strings);
+  }
+
+  private error(message: string): BtfError {
+    return new BtfError(message, this.fileName);
+  }
+
+  typeById(id: number): BtfType {
+    const t = this.types[id];
+    if (t === undefined) throw this.error(`no BTF type with id ${id} (last id is ${this.types.length - 1})`);
+    return t;
+  }
+
+  /** The string at an offset of the string table. */
+  string(offset: number): string {
+    const s = this.strings.get(offset);
+    if (s === undefined) throw this.error(`string offset ${offset} is outside the BTF string table`);
+    return s;
+  }
+
+  /** Every type with this name (base types first), in id order. Built lazily on first use. */
+  typesByName(name: string): readonly BtfType[] {
+    if (!this.nameIndex) {
+      const index = new Map<string, BtfType[]>();
+      for (let i = this.firstTypeId; i < this.types.length; i++) {
+        const t = this.types[i];
+        if (t.name === "") continue;
+        const list = index.get(t.name);
+        if (list) list.push(t);
+        else index.set(t.name, [t]);
+      }
+      this.nameIndex = index;
+    }
+    const own = this.nameIndex.get(name) ?? [];
+    const inBase = this.base?.typesByName(name) ?? [];
+    return inBase.length === 0 ? own : own.length === 0 ? inBase : [...inBase, ...own];
+  }
+
+  /** The first type with this name (and kind); undefined when there is none. */
+  findType(name: string, kind?: BtfKindName): BtfType | undefined {
+    return this.typesByName(name).find((t) => kind === undefined || t.kind === kind);
+  }
+
+  /** Like findType, but throws a BtfError naming what was looked for. */
+  typeByName(name: string, kind?: BtfKindName): BtfType {
+    const t = this.findType(name, kind);
+    if (!t) throw this.error(`no BTF type named '${name}'${kind ? ` of kind ${kind}` : ""}`);
+    return t;
+  }
+
+  /** Id of the type behind typedefs and const/volatile/restrict/type_tag modifiers. */
+  resolveId(id: number): number {
+    let t = this.typeById(id);
+    for (let depth = 0; isModifier(t.kind); depth++) {
+      if (depth >= MAX_RESOLVE_DEPTH) throw this.error(`type ${id}: modifier chain too long (a loop?)`);
+      t = this.typeById((t as { type: number }).type);
+    }
+    return t.id;
+  }
+
+  /** The type behind typedefs and modifiers. */
+  resolve(id: number): BtfType {
+    return this.typeById(this.resolveId(id));
+  }
+
+  /** Size in bytes of a type, as libbpf's btf__resolve_size computes it. */
+  sizeof(id: number): number {
+    let nelems = 1;
+    let cur = id;
+    for (let depth = 0; depth < MAX_RESOLVE_DEPTH; depth++) {
+      const t = this.typeById(cur);
+      switch (t.kind) {
+        case "int":
+        case "struct":
+        case "union":
+        case "enum":
+        case "enum64":
+        case "datasec":
+        case "float":
+          return this.checkedSize(id, nelems * t.size);
+        case "ptr":
+          return this.checkedSize(id, nelems * PTR_SIZE);
+        case "typedef":
+        case "volatile":
+        case "const":
+        case "restrict":
+        case "type_tag":
+        case "var":
+        case "decl_tag":
+          cur = t.type;
+          break;
+        case "array":
+          nelems *= t.nelems;
+          cur = t.type;
+          break;
+        default:
+          throw this.error(`type ${id} (${this.typeName(id)}) has no size: it is a ${t.kind}`);
+      }
+    }
+    throw this.error(`type ${id}: type chain too long (a loop?)`);
+  }
+
+  private checkedSize(id: number, size: number): number {
+    if (size > 0xffffffff) throw this.error(`type ${id} is larger than 4 GiB`);
+    return size;
+  }
+
+  /** Alignment in bytes, as libbpf's btf__align_of computes it (1 for packed structs). */
+  alignof(id: number, depth = 0): number {
+    if (depth > MAX_RESOLVE_DEPTH) throw this.error(`type ${id}: type chain too long (a loop?)`);
+    const t = this.typeById(id);
+    switch (t.kind) {
+      case "int":
+      case "enum":
+      case "enum64":
+      case "float":
+        return Math.max(1, Math.min(PTR_SIZE, t.size));
+      case "ptr":
+        return PTR_SIZE;
+      case "typedef":
+      case "volatile":
+      case "const":
+      case "restrict":
+      case "type_tag":
+      case "array":
+        return this.alignof(t.type, depth + 1);
+      case "struct":
+      case "union": {
+        let max = 1;
+        for (const m of t.members) {
+          const a = this.alignof(m.type, depth + 1);
+          max = Math.max(max, a);
+          // A member placed off its natural alignment means the struct is packed.
+          if (m.bitfieldSize === 0 && m.bitOffset % (8 * a) !== 0) return 1;
+        }
+        return t.size % max !== 0 ? 1 : max;
+      }
+      default:
+        throw this.error(`type ${id} (${t.kind}) has no alignment`);
+    }
+  }
+
+  /** A C-like spelling of a type: `struct foo`, `unsigned int`, `char[16]`, `int (*)(void *)`. */
+  typeName(id: number): string {
+    return formatType(this, id);
+  }
+
+  /**
+   * Finds a member by name, looking through anonymous struct/union members as C does.
+   * The bit offset is from the start of `id`'s type.
+   */
+  member(id: number, name: string): MemberLookup | undefined {
+    return findMember(this, id, name);
+  }
+}

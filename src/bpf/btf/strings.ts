@@ -1,0 +1,100 @@
+// A BTF string table: NUL-terminated strings addressed by byte offset. Split BTF continues the
+// offsets of its base, so an offset below `start` belongs to the base table.
+
+const latin1 = new TextDecoder("latin1");
+const utf8 = new TextDecoder("utf-8");
+const encoder = new TextEncoder();
+
+export class BtfStrings {
+  /** The whole own table decoded once; names are slices of it (cheap for 100k+ names). */
+  private readonly text: string;
+  private readonly ascii: boolean;
+  private reverse: Map<string, number> | undefined;
+  /** First offset of this table (the base table's length for split BTF, else 0). */
+  readonly start: number;
+
+  constructor(
+    /** The own table's bytes. */
+    readonly bytes: Uint8Array,
+    readonly base?: BtfStrings,
+  ) {
+    this.start = base ? base.end : 0;
+    this.text = latin1.decode(bytes);
+    // eslint-disable-next-line no-control-regex
+    this.ascii = !/[^\x00-\x7f]/.test(this.text);
+  }
+
+  /** One past the last offset of this table. */
+  get end(): number {
+    return this.start + this.bytes.length;
+  }
+
+  /** The string at `offset`, or undefined when the offset is outside the table or unterminated. */
+  get(offset: number): string | undefined {
+    if (offset < this.start) return this.base?.get(offset);
+    const at = offset - this.start;
+    if (at >= this.bytes.length) return undefined;
+    const end = this.text.indexOf("\0", at);
+    if (end < 0) return undefined;
+    if (this.ascii) return this.text.slice(at, end);
+    return utf8.decode(this.bytes.subarray(at, end));
+  }
+
+  /** Offset of the first occurrence of `s` (in the base first, as libbpf does), if present. */
+  find(s: string): number | undefined {
+    const inBase = this.base?.find(s);
+    if (inBase !== undefined) return inBase;
+    if (!this.reverse) {
+      this.reverse = new Map();
+      let at = 0;
+      while (at < this.bytes.length) {
+        let end = this.text.indexOf("\0", at);
+        if (end < 0) end = this.bytes.length;
+        const str = this.ascii ? this.text.slice(at, end) : utf8.decode(this.bytes.subarray(at, end));
+        if (!this.reverse.has(str)) this.reverse.set(str, this.start + at);
+        at = end + 1;
+      }
+    }
+    return this.reverse.get(s);
+  }
+}
+
+/** Builds a string table for marshalling: starts from an existing table and appends new strings. */
+export class StringTableBuilder {
+  private readonly extra: Uint8Array[] = [];
+  private readonly added = new Map<string, number>();
+  private size: number;
+
+  constructor(private readonly seed: BtfStrings) {
+    this.size = seed.end;
+    // A table always starts with the empty string (split BTF finds it in its base).
+    if (seed.bytes.length === 0 && !seed.base) this.append("");
+  }
+
+  offsetOf(s: string): number {
+    const known = this.seed.find(s) ?? this.added.get(s);
+    if (known !== undefined) return known;
+    return this.append(s);
+  }
+
+  private append(s: string): number {
+    const off = this.size;
+    const b = encoder.encode(s + "\0");
+    this.extra.push(b);
+    this.size += b.length;
+    this.added.set(s, off);
+    return off;
+  }
+
+  /** The own table's bytes (without the base's). */
+  bytes(): Uint8Array {
+    const out = new Uint8Array(this.size - this.seed.start);
+    out.set(this.seed.bytes, 0);
+    let at = this.seed.bytes.length;
+    for (const b of this.extra) {
+      out.set(b, at);
+      at += b.length;
+    }
+    return out;
+  }
+}
