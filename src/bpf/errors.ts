@@ -83,6 +83,18 @@ export class AsmError extends PlexusBpfError {
   }
 }
 
+/** Raw instruction bytes are malformed (length, truncated lddw, reserved fields), or an instruction is invalid. */
+export class InsnError extends PlexusBpfError {
+  override name = "InsnError";
+  constructor(
+    message: string,
+    /** The 8-byte slot the problem is at, when known. */
+    readonly slot?: number,
+  ) {
+    super(slot !== undefined ? `slot ${slot}: ${message}` : message);
+  }
+}
+
 /** A pinned object exists but does not match what was asked for. */
 export class PinError extends PlexusBpfError {
   override name = "PinError";

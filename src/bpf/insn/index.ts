@@ -1,0 +1,7 @@
+// plexus/bpf instructions: the model, byte codec, validation, builder, assemblers and disassembler.
+export type { Instruction, InstructionRef } from "./instruction.js";
+export { INSN_SIZE, LDDW, isWide, slots } from "./instruction.js";
+export * from "./opcodes.js";
+export { SlotMap, branchTarget, decode, encode, lddwValue, slotCount, splitImm64 } from "./codec.js";
+export type { ValidateOptions } from "./validate.js";
+export { assertValid, validate } from "./validate.js";
