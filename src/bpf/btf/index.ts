@@ -5,3 +5,15 @@ export type { MemberLookup } from "./members.js";
 export { BtfStrings } from "./strings.js";
 export { BTF_KIND } from "./types.js";
 export type * from "./types.js";
+export { fixupDatasecs, DUMMY_KSYM, KCONFIG_SEC, KSYMS_SEC } from "./datasec.js";
+export {
+  BtfExt,
+  CoreReloKind,
+  FUNC_INFO_REC_SIZE,
+  LINE_INFO_REC_SIZE,
+  lineCol,
+  marshalFuncInfo,
+  marshalLineInfo,
+} from "./ext.js";
+export type { BtfExtParseOptions, CoreRelo, FuncInfo, LineInfo } from "./ext.js";
+export { moduleBtf, vmlinuxBtf, VMLINUX_BTF_PATH } from "./vmlinux.js";
