@@ -134,3 +134,47 @@ export function btfSection(elf: ElfFile): Uint8Array {
 }
 
 export type { Btf };
+
+export interface ProgLoad {
+  type: number;
+  insns: Uint8Array;
+  btfFd: number;
+  funcInfo?: Buffer;
+  funcInfoCnt?: number;
+  lineInfo?: Buffer;
+  lineInfoCnt?: number;
+  logLevel?: number;
+}
+
+/** Minimal BPF_PROG_LOAD with BTF func_info/line_info (a local stand-in for the program loader). */
+export function loadProg(p: ProgLoad): { fd: number; errno: number; log: string } {
+  const n = native();
+  const insns = Buffer.from(p.insns);
+  const license = Buffer.from("GPL\0");
+  const log = Buffer.alloc(1 << 20);
+  const empty = Buffer.alloc(8);
+  const fi = p.funcInfo ?? empty;
+  const li = p.lineInfo ?? empty;
+  const attr = Buffer.alloc(128);
+  attr.writeUInt32LE(p.type, 0);
+  attr.writeUInt32LE(insns.length / 8, 4);
+  attr.writeBigUInt64LE(n.address(insns), 8);
+  attr.writeBigUInt64LE(n.address(license), 16);
+  attr.writeUInt32LE(p.logLevel ?? 1, 24);
+  attr.writeUInt32LE(log.length, 28);
+  attr.writeBigUInt64LE(n.address(log), 32);
+  attr.writeUInt32LE(p.btfFd, 72);
+  attr.writeUInt32LE(8, 76);
+  attr.writeBigUInt64LE(p.funcInfo ? n.address(fi) : 0n, 80);
+  attr.writeUInt32LE(p.funcInfoCnt ?? 0, 88);
+  attr.writeUInt32LE(16, 92);
+  attr.writeBigUInt64LE(p.lineInfo ? n.address(li) : 0n, 96);
+  attr.writeUInt32LE(p.lineInfoCnt ?? 0, 104);
+  const r = n.bpf(5 /* BPF_PROG_LOAD */, attr, attr.length);
+  const text = log.subarray(0, Math.max(0, log.indexOf(0))).toString("utf8");
+  return { fd: r.ret, errno: r.ret < 0 ? r.errno : 0, log: text };
+}
+
+export const closeFd = (fd: number) => {
+  if (fd >= 0) native().close(fd);
+};
