@@ -1,0 +1,33 @@
+// Lists the links the kernel holds, to say who owns an attachment point in error messages.
+import { BpfError } from "../errors.js";
+import { native } from "../sys/native.js";
+import { type LinkInfo, readLinkInfo } from "./link.js";
+import { linkGetFdById, linkGetNextId } from "./syscalls.js";
+
+/** Info of every link in the system (links that vanish while listing are skipped). */
+export function listLinks(): LinkInfo[] {
+  const out: LinkInfo[] = [];
+  for (let id = linkGetNextId(0); id !== undefined; id = linkGetNextId(id)) {
+    let fd: number;
+    try {
+      fd = linkGetFdById(id);
+    } catch (e) {
+      if (e instanceof BpfError) continue; // gone meanwhile
+      throw e;
+    }
+    try {
+      out.push(readLinkInfo(fd));
+    } finally {
+      native().close(fd);
+    }
+  }
+  return out;
+}
+
+/**
+ * The link of `type` that attaches program `progId` at `ifindex`, if any. Ifindexes are per
+ * network namespace, so matching the program id as well keeps the answer right in practice.
+ */
+export function findInterfaceLink(type: number, ifindex: number, progId: number): LinkInfo | undefined {
+  return listLinks().find((l) => l.type === type && l.ifindex === ifindex && l.progId === progId);
+}
