@@ -14,6 +14,10 @@ export type NativePointer = bigint;
 
 export interface PollWatch {
   stop(): void;
+  /** Re-arms a stopped watch with the same callback. */
+  start(): void;
+  /** Stops and releases the watch; it cannot be started again. */
+  close(): void;
   unref(): void;
   ref(): void;
 }
@@ -32,6 +36,8 @@ export interface NativeBackend {
     flags: number,
     fd: number,
     offset: number,
+    /** Address hint, or the exact address with MAP_FIXED. */
+    addr?: NativePointer,
   ): SysResult & { ptr: NativePointer };
   munmap(ptr: NativePointer, length: number): void;
   /** An ArrayBuffer over native memory (no copy). */
@@ -69,7 +75,13 @@ interface Koffi {
       fd: number,
       opts: { readable: boolean },
       cb: () => void,
-    ): { stop(): void; unref(): void; ref(): void };
+    ): {
+      start(opts: { readable: boolean }, cb: () => void): void;
+      stop(): void;
+      close(): void;
+      unref(): void;
+      ref(): void;
+    };
   };
 }
 
@@ -120,8 +132,8 @@ function createKoffiBackend(): NativeBackend {
       }),
     address: (buf) => koffi.address(buf),
     close: (fd) => void close(fd),
-    mmap: (length, prot, flags, fd, offset) => {
-      const ptr = mmap(null, length, prot, flags, fd, offset);
+    mmap: (length, prot, flags, fd, offset, hint) => {
+      const ptr = mmap(hint ?? null, length, prot, flags, fd, offset);
       const addr = ptr === null ? -1n : koffi.address(ptr);
       // MAP_FAILED is (void *)-1.
       if (addr === -1n || addr === 0xffffffffffffffffn) return { ret: -1, errno: koffi.errno(), ptr: 0n };
@@ -129,7 +141,17 @@ function createKoffiBackend(): NativeBackend {
     },
     munmap: (ptr, length) => void munmap(ptr, length),
     view: (ptr, length) => koffi.view(ptr, length),
-    pollReadable: (fd, onReadable) => koffi.node.poll(fd, { readable: true }, onReadable),
+    pollReadable: (fd, onReadable) => {
+      const h = koffi.node.poll(fd, { readable: true }, onReadable);
+      // Only one uv_poll may exist per fd: restart this one rather than creating another.
+      return {
+        stop: () => h.stop(),
+        start: () => h.start({ readable: true }, onReadable),
+        close: () => h.close(),
+        unref: () => h.unref(),
+        ref: () => h.ref(),
+      };
+    },
     socket: (d, t, p) => result(socket(d, t, p)),
     bind: (fd, addr) => result(bind(fd, addr, addr.length)),
     sendto: (fd, buf, flags, addr) =>

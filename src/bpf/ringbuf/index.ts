@@ -1,0 +1,1 @@
+export { RingBufferReader, type RingBufferMap } from "./reader.js";

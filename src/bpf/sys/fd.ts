@@ -1,0 +1,22 @@
+// What kind of bpf object an fd refers to. BPF_OBJ_GET_INFO_BY_FD decodes whatever struct matches
+// the fd's file type, so a caller expecting a map must check it does not hold a program or link.
+import { readlinkSync } from "node:fs";
+
+export type BpfObjectKind = "map" | "prog" | "link" | "btf" | "other";
+
+const KINDS: Record<string, BpfObjectKind> = {
+  "anon_inode:bpf-map": "map",
+  "anon_inode:bpf-prog": "prog",
+  "anon_inode:bpf_link": "link",
+  "anon_inode:btf": "btf",
+};
+
+export function fdKind(fd: number): BpfObjectKind {
+  let target: string;
+  try {
+    target = readlinkSync(`/proc/self/fd/${fd}`);
+  } catch {
+    return "other";
+  }
+  return KINDS[target] ?? "other";
+}
