@@ -9,3 +9,6 @@ export type { DecodedText, FormatOptions } from "./format.js";
 export { formatInstruction } from "./format.js";
 export type { DisasmRelocation, DisasmSymbol, DisassembleOptions } from "./disasm.js";
 export { disassemble, objdumpSection } from "./disasm.js";
+export * from "./builder.js";
+export type { AsmOptions } from "./asm.js";
+export { assemble } from "./asm.js";

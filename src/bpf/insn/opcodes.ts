@@ -87,8 +87,7 @@ export const AtomicOp = {
   CMPXCHG: 0xf1,
 } as const;
 
-/** Register numbers; R10 is the read-only frame pointer. */
-export const Reg = { R0: 0, R1: 1, R2: 2, R3: 3, R4: 4, R5: 5, R6: 6, R7: 7, R8: 8, R9: 9, R10: 10 } as const;
+/** Highest register number; r10 is the read-only frame pointer. */
 export const MAX_REG = 10;
 
 /** Sizes in bytes, indexed by the size field >> 3. */
