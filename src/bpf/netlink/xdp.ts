@@ -2,7 +2,7 @@
 // and libbpf's bpf_xdp_attach() do it: works on kernels without XDP links, and is how programs
 // attached by other tools are seen.
 import { NetlinkError } from "../errors.js";
-import { EBUSY } from "../sys/errno.js";
+import { EBUSY, EEXIST } from "../sys/errno.js";
 import type { ProgramRef } from "../link/program-ref.js";
 import { XdpFlags } from "../constants.js";
 import { AttrBuilder, Attrs } from "./attributes.js";
@@ -123,9 +123,12 @@ export function attachXdpNetlink(
   try {
     setXdp(op, ref, prog.fd, flags, expected);
   } catch (e) {
-    if (!(e instanceof NetlinkError) || e.errno !== EBUSY) throw e;
+    // EBUSY: a program in this mode; EEXIST without REPLACE: one in the other mode.
+    if (!(e instanceof NetlinkError)) throw e;
+    if (e.errno !== EBUSY && (e.errno !== EEXIST || expected !== undefined)) throw e;
     const state = queryXdp(ref.ifindex);
-    if (!/link/i.test(e.extack ?? "")) throw new NetlinkError(op, EBUSY, xdpConflictMessage(ref, state));
+    if (!state.progId && !state.nativeProgId && !state.genericProgId) throw e;
+    if (!/link/i.test(e.extack ?? "")) throw new NetlinkError(op, e.errno, xdpConflictMessage(ref, state));
     throw new NetlinkError(
       op,
       EBUSY,
