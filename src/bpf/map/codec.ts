@@ -144,6 +144,14 @@ export const bool = field<boolean>(
   (b, o) => b.readUInt8(o) !== 0,
 );
 
+/** The key of keyless maps (queue, stack, bloom filter): nothing at all. */
+export const none = field<null>(
+  0,
+  1,
+  () => undefined,
+  () => null,
+);
+
 /** Raw bytes of a fixed length (decoded as a copy). */
 export const bytes = (n: number): FieldCodec<Uint8Array> =>
   field<Uint8Array>(

@@ -16,6 +16,7 @@ export class TypedMap<K, V> {
   ) {
     this.#k = asField(key);
     this.#v = asField(value);
+    // Keyless maps (queue, stack, bloom filter) take `none` as their key codec.
     if (this.#k.size !== map.keySize)
       throw new PlexusBpfError(
         `typed map ${map.name}: key codec of ${key.size} bytes, map keys are ${map.keySize}`,
