@@ -144,6 +144,8 @@ export interface ProgLoad {
   lineInfo?: Buffer;
   lineInfoCnt?: number;
   logLevel?: number;
+  expectedAttachType?: number;
+  attachBtfId?: number;
 }
 
 /** Minimal BPF_PROG_LOAD with BTF func_info/line_info (a local stand-in for the program loader). */
@@ -163,6 +165,7 @@ export function loadProg(p: ProgLoad): { fd: number; errno: number; log: string 
   attr.writeUInt32LE(p.logLevel ?? 1, 24);
   attr.writeUInt32LE(log.length, 28);
   attr.writeBigUInt64LE(n.address(log), 32);
+  attr.writeUInt32LE(p.expectedAttachType ?? 0, 68);
   attr.writeUInt32LE(p.btfFd, 72);
   attr.writeUInt32LE(8, 76);
   attr.writeBigUInt64LE(p.funcInfo ? n.address(fi) : 0n, 80);
@@ -170,6 +173,7 @@ export function loadProg(p: ProgLoad): { fd: number; errno: number; log: string 
   attr.writeUInt32LE(16, 92);
   attr.writeBigUInt64LE(p.lineInfo ? n.address(li) : 0n, 96);
   attr.writeUInt32LE(p.lineInfoCnt ?? 0, 104);
+  attr.writeUInt32LE(p.attachBtfId ?? 0, 108);
   const r = n.bpf(5 /* BPF_PROG_LOAD */, attr, attr.length);
   const text = log.subarray(0, Math.max(0, log.indexOf(0))).toString("utf8");
   return { fd: r.ret, errno: r.ret < 0 ? r.errno : 0, log: text };

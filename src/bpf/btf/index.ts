@@ -17,3 +17,11 @@ export {
 } from "./ext.js";
 export type { BtfExtParseOptions, CoreRelo, FuncInfo, LineInfo } from "./ext.js";
 export { moduleBtf, vmlinuxBtf, VMLINUX_BTF_PATH } from "./vmlinux.js";
+export { applyCoreRelocations, resolveCoreRelocation } from "./core.js";
+export type { AppliedCoreRelocation, CoreRelocationOptions } from "./core.js";
+export { CoreCandidateCache, calcCoreRelocation, findCandidates } from "./core-calc.js";
+export type { CoreRelocationInput, CoreRelocationResult } from "./core-calc.js";
+export { CORE_POISON_IMM, patchInstruction, poisonInstruction } from "./core-patch.js";
+export { essentialName, fieldsAreCompat, typesAreCompat, typesMatch } from "./core-compat.js";
+export { coreKindName, formatSpec, parseSpec } from "./core-spec.js";
+export type { CoreAccessor, CoreSpec } from "./core-spec.js";
