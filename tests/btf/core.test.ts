@@ -7,8 +7,6 @@ import {
   CoreReloKind,
   applyCoreRelocations,
   coreKindName,
-  essentialName,
-  resolveCoreRelocation,
   vmlinuxBtf,
   VMLINUX_BTF_PATH,
 } from "../../src/bpf/btf/index.js";
@@ -287,4 +285,13 @@ test("the kernel verifier accepts the relocated programs and rejects a reachable
   });
   closeFd(direct.fd);
   assert.equal(direct.errno, 0, direct.log);
+  const signed = loadProg({
+    type: PROG_TYPE_TRACING,
+    expectedAttachType: BPF_TRACE_RAW_TP,
+    attachBtfId,
+    insns: program(elf, "tp_btf/sched_switch", "core_direct_signed", tp),
+    btfFd: 0,
+  });
+  closeFd(signed.fd);
+  assert.match(signed.log, /invalid func unknown#195896080/, "an unsafe resize is poisoned");
 });
