@@ -62,7 +62,7 @@ export function pseudoForm(c: Cursor, dst: number, ctx: ParseContext): Parsed {
     c.expect(")");
     c.expect(")");
     let off = 0;
-    if (c.peek()?.text === "+" || c.peek()?.text === "-") off = c.imm32("a value offset");
+    if (c.accept("+") || c.peek()?.text === "-") off = c.imm32("a value offset");
     const src = inner === "map_by_fd" ? Pseudo.MAP_VALUE : Pseudo.MAP_IDX_VALUE;
     const i: Instruction = { code: LDDW, dst, src, off: 0, imm: arg.imm, imm2: off };
     if (arg.name !== undefined) i.ref = { map: arg.name, mapOffset: off };

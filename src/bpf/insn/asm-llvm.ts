@@ -1,5 +1,6 @@
 // The instruction syntax of llvm-objdump and llvm-mc for BPF ("pseudo-C"):
 //   r0 = *(u32 *)(r1 + 0x4)   if w1 s> 5 goto +3   lock *(u64 *)(r1 + 0) += r2   r1 = 0x1234 ll
+import { AsmError } from "../errors.js";
 import { Pseudo } from "../constants.js";
 import type { Cursor, RegToken } from "./asm-lexer.js";
 import type { ParseContext, Parsed } from "./asm-common.js";
@@ -80,8 +81,11 @@ function address(c: Cursor): { base: number; off: number } {
   const base = c.reg("a base register").n;
   if (c.peek()?.text === "+" || c.peek()?.text === "-") {
     const neg = c.next()?.text === "-";
-    const v = c.off16("an offset");
-    return { base, off: neg ? -v : v };
+    // The sign is the operator: the value after it may itself be signed (r1 + -4).
+    const v = c.number("an offset");
+    const off = neg ? -v : v;
+    if (off < -0x8000n || off > 0x7fffn) throw new AsmError(`offset ${off} does not fit in 16 bits`, c.line);
+    return { base, off: Number(off) };
   }
   return { base, off: 0 };
 }

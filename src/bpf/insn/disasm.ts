@@ -31,6 +31,8 @@ export interface DisassembleOptions extends FormatOptions {
   startSlot?: number;
   /** Section name: stands for a symbol at the section start when there is none there, as objdump does. */
   sectionName?: string;
+  /** Print runs of zero bytes as instructions instead of "..." (objdump -z). */
+  disassembleZeroes?: boolean;
 }
 
 const RELOC_NAMES: Record<number, string> = {
@@ -124,6 +126,18 @@ function listing(bytes: Uint8Array, opts: DisassembleOptions): string {
     let addr = range.start;
     while (addr < range.stop) {
       const p = addr - base;
+      if (!opts.disassembleZeroes) {
+        // objdump elides runs of 8+ zero bytes (in steps of 4), stopping at the next relocation.
+        while (r < relocs.length && relocs[r].offset < addr) r++;
+        const limit = Math.min(range.stop, r < relocs.length ? Math.max(relocs[r].offset, addr) : range.stop);
+        let n = 0;
+        while (addr + n < limit && bytes[p + n] === 0) n++;
+        if (n >= 8) {
+          out.push("\t\t...");
+          addr += n & ~3;
+          continue;
+        }
+      }
       let size: number;
       let text: string;
       if (range.stop - addr < 8) {

@@ -12,3 +12,5 @@ export { disassemble, objdumpSection } from "./disasm.js";
 export * from "./builder.js";
 export type { AsmOptions } from "./asm.js";
 export { assemble } from "./asm.js";
+export type { ConformanceMap, ConformanceTest } from "./conformance.js";
+export { parseConformance } from "./conformance.js";
