@@ -1,9 +1,6 @@
 // Every instruction variant of RFC 9669 (and the Linux extensions LLVM 19 knows), written in
 // the LLVM syntax that llvm-mc-19 accepts, one instruction per line.
 
-const R = (n: number) => `r${n}`;
-const W = (n: number) => `w${n}`;
-
 const ALU = ["+=", "-=", "*=", "/=", "%=", "s/=", "s%=", "|=", "&=", "<<=", ">>=", "s>>=", "^="];
 const CMP = ["==", "!=", ">", ">=", "<", "<=", "s>", "s>=", "s<", "s<=", "&"];
 
