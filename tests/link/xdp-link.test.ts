@@ -89,7 +89,9 @@ test("a pinned link survives closing its fd; openPinned + detach removes it", ()
       const pin = join(bpffs.path, "xdp_link");
       const link = withNetns(net.b.ns, () => attachXdp(prog, net.b.ifname, { mode: "generic" }));
       const id = link.id;
+      assert.throws(() => link.pin("/tmp/px-not-bpffs"), PinError, "only a bpffs takes pins");
       link.pin(pin);
+      assert.throws(() => link.pin(pin), PinError, "the path is taken");
       link.close();
       assert.throws(() => link.fd, /closed/);
       assert.equal(withNetns(net.b.ns, () => queryXdp(net.b.ifname)).progId, prog.id, "still attached");

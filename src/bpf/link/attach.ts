@@ -1,8 +1,9 @@
 // One way to attach a program to an interface hook, whatever the kernel offers: BPF links (XDP
 // links, TCX) where supported, else netlink (IFLA_XDP, clsact + cls_bpf). The backend can be
 // forced per call, process-wide with setAttachBackend(), or with PLEXUS_ATTACH_BACKEND.
-import { AttachType } from "../constants.js";
+import { AttachType, BpfCmd } from "../constants.js";
 import { NotSupportedError, PlexusBpfError } from "../errors.js";
+import { getFdById } from "../sys/bpf.js";
 import { native } from "../sys/native.js";
 import { type InterfaceRef, type InterfaceSpec, resolveInterface } from "../netlink/interfaces.js";
 import {
@@ -23,7 +24,6 @@ import {
 import type { Link } from "./link.js";
 import { haveTcxLinks, haveXdpLinks } from "./probe.js";
 import type { ProgramRef } from "./program-ref.js";
-import { progGetFdById } from "./syscalls.js";
 import { type TcxAnchor, attachTcx } from "./tcx.js";
 import { attachXdp } from "./xdp.js";
 
@@ -127,7 +127,7 @@ function linkAttachment(prog: ProgramRef, iface: InterfaceRef, hook: AttachHook)
 
 /** Runs `fn` with an fd for program `id` (for netlink's "expected program" checks). */
 function withProgFd<T>(id: number, fn: (p: ProgramRef) => T): T {
-  const fd = progGetFdById(id);
+  const fd = getFdById(BpfCmd.PROG_GET_FD_BY_ID, id);
   try {
     return fn({ fd, id });
   } finally {

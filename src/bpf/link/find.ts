@@ -1,16 +1,18 @@
 // Lists the links the kernel holds, to say who owns an attachment point in error messages.
+import { BpfCmd } from "../constants.js";
 import { BpfError } from "../errors.js";
+import { getFdById } from "../sys/bpf.js";
+import { linkIds } from "../sys/ids.js";
 import { native } from "../sys/native.js";
 import { type LinkInfo, readLinkInfo } from "./link.js";
-import { linkGetFdById, linkGetNextId } from "./syscalls.js";
 
 /** Info of every link in the system (links that vanish while listing are skipped). */
 export function listLinks(): LinkInfo[] {
   const out: LinkInfo[] = [];
-  for (let id = linkGetNextId(0); id !== undefined; id = linkGetNextId(id)) {
+  for (const id of linkIds()) {
     let fd: number;
     try {
-      fd = linkGetFdById(id);
+      fd = getFdById(BpfCmd.LINK_GET_FD_BY_ID, id);
     } catch (e) {
       if (e instanceof BpfError) continue; // gone meanwhile
       throw e;

@@ -15,7 +15,7 @@ export {
   type TcxEntry,
 } from "./tcx.js";
 export { findInterfaceLink, listLinks } from "./find.js";
-export { haveTcxLinks, haveXdpLinks, resetLinkProbes } from "./probe.js";
+export { haveTcxLinks, haveXdpLinks } from "./probe.js";
 export {
   attach,
   defaultAttachBackend,

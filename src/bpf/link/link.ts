@@ -1,19 +1,14 @@
 // A BPF link: the kernel object that keeps a program attached to a hook. Closing the last fd of an
 // unpinned link detaches the program (as the kernel does); a pinned link stays until unpinned.
-import { readlinkSync, unlinkSync } from "node:fs";
-import { AttachType, LinkType, linkTypeName } from "../constants.js";
+import { readlinkSync } from "node:fs";
+import { AttachType, BpfCmd, LinkType, linkTypeName } from "../constants.js";
 import { PinError, PlexusBpfError } from "../errors.js";
+import { getFdById, objGet, objGetInfoByFd } from "../sys/bpf.js";
+import { pinFd, unpin } from "../sys/bpffs.js";
+import { stableBuffer } from "../sys/buffers.js";
 import { native } from "../sys/native.js";
 import type { ProgramRef } from "./program-ref.js";
-import {
-  linkDetach,
-  linkGetFdById,
-  linkUpdate,
-  objGet,
-  objGetInfo,
-  objPin,
-  stableBuffer,
-} from "./syscalls.js";
+import { linkDetach, linkUpdate } from "./syscalls.js";
 
 /** What the kernel reports about a link (struct bpf_link_info). */
 export interface LinkInfo {
@@ -36,7 +31,7 @@ const LINK_INFO_SIZE = 256; // >= sizeof(struct bpf_link_info); the kernel accep
 /** BPF_OBJ_GET_INFO_BY_FD of a link fd. */
 export function readLinkInfo(fd: number): LinkInfo {
   const b = stableBuffer(LINK_INFO_SIZE);
-  objGetInfo(fd, b);
+  objGetInfoByFd(fd, b);
   const type = b.readUInt32LE(0);
   const info: LinkInfo = {
     id: b.readUInt32LE(4),
@@ -54,10 +49,13 @@ export function readLinkInfo(fd: number): LinkInfo {
   return info;
 }
 
-/** True when `fd` refers to a bpf link (rather than a program, a map or anything else). */
+/**
+ * True when `fd` refers to a bpf link (rather than a program, a map or anything else). The kernel
+ * names link files "bpf_link" when created and "bpf-link" when reopened (OBJ_GET, GET_FD_BY_ID).
+ */
 function isLinkFd(fd: number): boolean {
   try {
-    return readlinkSync(`/proc/self/fd/${fd}`) === "anon_inode:bpf-link";
+    return /^anon_inode:bpf[-_]link$/.test(readlinkSync(`/proc/self/fd/${fd}`));
   } catch {
     return false;
   }
@@ -88,7 +86,7 @@ export class Link {
 
   /** Opens the link with this id (BPF_LINK_GET_FD_BY_ID). */
   static fromId(id: number): Link {
-    return Link.fromFd(linkGetFdById(id));
+    return Link.fromFd(getFdById(BpfCmd.LINK_GET_FD_BY_ID, id));
   }
 
   /** Opens a link pinned on a bpffs; a pin that is a program or a map is a PinError. */
@@ -141,16 +139,16 @@ export class Link {
     linkDetach(this.fd);
   }
 
-  /** Pins the link on a bpffs so it outlives this process. */
+  /** Pins the link on a bpffs so it outlives this process (PinError if `path` cannot take it). */
   pin(path: string): void {
-    objPin(this.fd, path);
+    pinFd(this.fd, path);
     this.pinnedAt = path;
   }
 
   /** Removes the pin made by pin() or the one openPinned() used. */
   unpin(): void {
     if (this.pinnedAt === undefined) return;
-    unlinkSync(this.pinnedAt);
+    unpin(this.pinnedAt);
     this.pinnedAt = undefined;
   }
 

@@ -100,11 +100,11 @@ export function attachTcx(
     relative,
     expectedRevision: opts.expectedRevision === undefined ? 0n : BigInt(opts.expectedRevision),
   });
-  if (r.ret < 0) throw tcxError(ref, direction, r.errno);
+  if (r.fd < 0) throw tcxError(ref, direction, r.errno);
   try {
-    return new TcxLink(r.ret, readLinkInfo(r.ret).id, ref, direction);
+    return new TcxLink(r.fd, readLinkInfo(r.fd).id, ref, direction);
   } catch (e) {
-    native().close(r.ret);
+    native().close(r.fd);
     throw e;
   }
 }

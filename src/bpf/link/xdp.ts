@@ -61,11 +61,11 @@ export function attachXdp(prog: ProgramRef, iface: InterfaceSpec, opts: XdpAttac
     attachType: AttachType.XDP,
     flags: xdpModeFlags(mode),
   });
-  if (r.ret < 0) throw xdpLinkError(ref, mode, r.errno);
+  if (r.fd < 0) throw xdpLinkError(ref, mode, r.errno);
   try {
-    return new XdpLink(r.ret, readLinkInfo(r.ret).id, ref, mode);
+    return new XdpLink(r.fd, readLinkInfo(r.fd).id, ref, mode);
   } catch (e) {
-    native().close(r.ret);
+    native().close(r.fd);
     throw e;
   }
 }
