@@ -3,7 +3,7 @@
 import { execFile } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { basename, join } from "node:path";
+import { join } from "node:path";
 import { promisify } from "node:util";
 import type { DisassembleOptions } from "../../src/bpf/insn/index.js";
 import { objdumpSection } from "../../src/bpf/insn/index.js";
@@ -65,7 +65,7 @@ export function ourObjdump(
           relocations: opts.relocations ? (elf.relocations.get(s.index) ?? []) : undefined,
         }),
     );
-  return `\n${basename(fileLabel)}:\tfile format elf64-bpf\n${blocks.join("")}`;
+  return `\n${fileLabel}:\tfile format elf64-bpf\n${blocks.join("")}`;
 }
 
 /** Drops llvm-objdump's first line naming the file, so outputs for different paths compare. */
