@@ -138,13 +138,18 @@ export function openOrCreatePinnedMap(
 /** Pins a fresh map at `path`, replacing what is there atomically (bpffs supports rename). */
 function replacePinned(path: string, opts: MapCreateOptions): BpfMap {
   const map = BpfMap.create(opts);
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${Date.now()}.tmp`);
+  // bpffs refuses dots in names, so the temporary name has none.
+  const tmp = join(dirname(path), `${basename(path)}_replacing_${process.pid}_${Date.now()}`);
   try {
     pinFd(map.fd, tmp);
     renameSync(tmp, path);
     return map;
   } catch (e) {
-    unpin(tmp);
+    try {
+      unpin(tmp);
+    } catch {
+      // nothing was pinned there
+    }
     map.close();
     throw e;
   }

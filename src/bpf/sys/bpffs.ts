@@ -1,6 +1,6 @@
 // Pinning on a bpffs: the filesystem checks and the pin/unpin/open primitives (objects of any kind).
 import { existsSync, statfsSync, unlinkSync } from "node:fs";
-import { dirname } from "node:path";
+import { basename, dirname } from "node:path";
 import { BpfError, PinError } from "../errors.js";
 import { objGet, objPin } from "./bpf.js";
 import { EEXIST } from "./errno.js";
@@ -20,6 +20,9 @@ export function isBpffs(path: string): boolean {
 /** Throws a PinError unless the directory that would hold `path` is on a bpffs. */
 export function assertPinnable(path: string): void {
   const dir = dirname(path);
+  // bpffs reserves names with dots for future extensions (bpf_lookup answers EPERM).
+  if (basename(path).includes("."))
+    throw new PinError(`cannot pin at ${path}: bpffs does not allow '.' in names; use '_' instead`);
   if (!existsSync(dir))
     throw new PinError(`cannot pin at ${path}: directory ${dir} does not exist (create it inside a bpffs)`);
   if (!isBpffs(dir))

@@ -7,7 +7,8 @@ export type BpfObjectKind = "map" | "prog" | "link" | "btf" | "other";
 const KINDS: Record<string, BpfObjectKind> = {
   "anon_inode:bpf-map": "map",
   "anon_inode:bpf-prog": "prog",
-  "anon_inode:bpf_link": "link",
+  "anon_inode:bpf_link": "link", // fds from BPF_LINK_CREATE
+  "anon_inode:bpf-link": "link", // fds from BPF_OBJ_GET and BPF_LINK_GET_FD_BY_ID
   "anon_inode:btf": "btf",
 };
 
