@@ -5,7 +5,18 @@
 // (see on-exit.ts); `ip netns del` takes the veths with it.
 import { type ChildProcess, execFile, execFileSync, spawn as spawnChild } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { closeSync, existsSync, openSync } from "node:fs";
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { native } from "../../src/bpf/sys/native.js";
 import { onExit } from "./on-exit.js";
 
@@ -127,6 +138,46 @@ export const uniqueId = (): string => randomBytes(3).readUIntBE(0, 3).toString(3
 
 const created = new Map<string, () => void>();
 
+/** Owner records (namespace name -> pid), so a later run can remove what a SIGKILLed one left. */
+const OWNERS = join(tmpdir(), "plexus-netns-owners");
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/**
+ * Deletes `px…` namespaces whose creating process is dead (killed with SIGKILL, which no handler
+ * sees). Namespaces without an owner record, or whose owner runs, are left alone. Returns the
+ * names removed. createNetns runs it once per process.
+ */
+export function reapStaleNamespaces(): string[] {
+  let names: string[];
+  try {
+    names = readdirSync(OWNERS);
+  } catch {
+    return [];
+  }
+  const reaped: string[] = [];
+  for (const name of names) {
+    const record = join(OWNERS, name);
+    const pid = Number(readFileSync(record, "utf8"));
+    if (!/^px[a-z0-9]+$/.test(name) || (pid > 0 && alive(pid))) continue;
+    if (existsSync(`/run/netns/${name}`)) {
+      execFileSync("ip", ["netns", "del", name], { stdio: "pipe" });
+      reaped.push(name);
+    }
+    rmSync(record, { force: true });
+  }
+  return reaped;
+}
+
+let reapedOnce = false;
+
 /**
  * Creates namespace `px<id><role>` with loopback up and IPv6 DAD off, registered for cleanup.
  * Keep `role` short: interface names derived from it must fit in 15 characters.
@@ -135,7 +186,13 @@ export async function createNetns(role: string, id: string = uniqueId()): Promis
   const name = `px${id}${role}`;
   if (!/^px[a-z0-9]+$/.test(name) || name.length >= IFNAMSIZ)
     throw new Error(`bad namespace name ${name}: px + [a-z0-9], at most 15 characters`);
+  if (!reapedOnce) {
+    reapedOnce = true;
+    reapStaleNamespaces();
+  }
   await run("ip", ["netns", "add", name]);
+  mkdirSync(OWNERS, { recursive: true });
+  writeFileSync(join(OWNERS, name), String(process.pid));
   created.set(
     name,
     onExit(() => {
@@ -145,6 +202,7 @@ export async function createNetns(role: string, id: string = uniqueId()): Promis
       } catch (e) {
         if (existsSync(`/run/netns/${name}`)) throw e; // already gone is fine
       }
+      rmSync(join(OWNERS, name), { force: true });
     }),
   );
   try {

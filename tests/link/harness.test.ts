@@ -1,7 +1,7 @@
 // The namespace and bpffs harness works and leaves nothing behind, however the process ends.
 import assert from "node:assert/strict";
-import { spawn as spawnChild } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { execFileSync, spawn as spawnChild } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { native } from "../../src/bpf/sys/native.js";
@@ -12,6 +12,7 @@ import {
   exec,
   listPxNamespaces,
   ping,
+  reapStaleNamespaces,
   threeNs,
   twoHosts,
   withNetns,
@@ -172,3 +173,31 @@ for (const how of ["exit", "throw", "reject"]) {
     await assertNothingLeft(report);
   });
 }
+
+test("namespaces of a SIGKILLed process are reaped by the next one", async () => {
+  const { report, exit } = await runChild("wait", "SIGKILL");
+  assert.equal(exit.signal, "SIGKILL");
+  try {
+    assert.ok(
+      report.namespaces.every((n) => listPxNamespaces().includes(n)),
+      "SIGKILL leaves them (no handler runs)",
+    );
+    const reaped = reapStaleNamespaces();
+    assert.ok(
+      report.namespaces.every((n) => reaped.includes(n)),
+      `reaped ${reaped.join(", ")}`,
+    );
+    assert.ok(!listPxNamespaces().some((n) => report.namespaces.includes(n)));
+  } finally {
+    // What no process can clean up for a SIGKILLed one: its mount and its helper.
+    if (isBpffsMounted(report.bpffs)) execFileSync("umount", [report.bpffs]);
+    rmSync(report.bpffs, { recursive: true, force: true });
+    try {
+      process.kill(report.sleeper, "SIGKILL");
+    } catch {
+      // gone
+    }
+    for (const n of report.namespaces)
+      if (listPxNamespaces().includes(n)) execFileSync("ip", ["netns", "del", n]);
+  }
+});
