@@ -173,6 +173,7 @@ export class Btf {
           break;
         case "array":
           nelems *= t.nelems;
+          if (nelems > 0xffffffff) throw this.error(`type ${id} is larger than 4 GiB`);
           cur = t.type;
           break;
         default:
@@ -188,8 +189,21 @@ export class Btf {
   }
 
   /** Alignment in bytes, as libbpf's btf__align_of computes it (1 for packed structs). */
-  alignof(id: number, depth = 0): number {
+  alignof(id: number): number {
+    return this.alignOf(id, 0, new Map());
+  }
+
+  /** `memo` makes every type count once, so corrupt BTF with shared members stays linear. */
+  private alignOf(id: number, depth: number, memo: Map<number, number>): number {
     if (depth > MAX_RESOLVE_DEPTH) throw this.error(`type ${id}: type chain too long (a loop?)`);
+    const known = memo.get(id);
+    if (known !== undefined) return known;
+    const a = this.computeAlign(id, depth, memo);
+    memo.set(id, a);
+    return a;
+  }
+
+  private computeAlign(id: number, depth: number, memo: Map<number, number>): number {
     const t = this.typeById(id);
     switch (t.kind) {
       case "int":
@@ -205,12 +219,12 @@ export class Btf {
       case "restrict":
       case "type_tag":
       case "array":
-        return this.alignof(t.type, depth + 1);
+        return this.alignOf(t.type, depth + 1, memo);
       case "struct":
       case "union": {
         let max = 1;
         for (const m of t.members) {
-          const a = this.alignof(m.type, depth + 1);
+          const a = this.alignOf(m.type, depth + 1, memo);
           max = Math.max(max, a);
           // A member placed off its natural alignment means the struct is packed.
           if (m.bitfieldSize === 0 && m.bitOffset % (8 * a) !== 0) return 1;

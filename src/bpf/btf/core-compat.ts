@@ -6,6 +6,16 @@ import { CoreError } from "./core-error.js";
 import type { BtfType } from "./types.js";
 
 const MAX_DEPTH = 32;
+/** Comparison steps allowed per relocation: corrupt BTF must not make matching exponential. */
+const MAX_STEPS = 100_000;
+
+export interface CompatBudget {
+  steps: number;
+}
+const newBudget = (): CompatBudget => ({ steps: MAX_STEPS });
+const spend = (b: CompatBudget) => {
+  if (--b.steps < 0) throw new CoreError("types too complex to compare (corrupt BTF?)");
+};
 
 export const isAnyEnum = (t: BtfType): boolean => t.kind === "enum" || t.kind === "enum64";
 export const isComposite = (t: BtfType): boolean => t.kind === "struct" || t.kind === "union";
@@ -136,9 +146,11 @@ export function typesMatch(
   targId: number,
   behindPtr = false,
   level = MAX_DEPTH,
+  budget = newBudget(),
 ): boolean {
   if (level <= 0) throw new CoreError("type nesting too deep");
   for (let depth = MAX_DEPTH; depth > 0; depth--) {
+    spend(budget);
     const lt = local.resolve(localId);
     const tt = targ.resolve(targId);
     if (!namesMatch(lt.name, tt.name)) return false;

@@ -128,11 +128,20 @@ export function parseSpec(btf: Btf, rootTypeId: number, accessStr: string, kind:
  * members; extends `targ` (raw indexes, bit offset, accessor) on success. Returns the member's
  * type id, or undefined when there is no compatible member of that name.
  */
-function matchMember(local: Btf, localAcc: CoreAccessor, targ: CoreSpec, targId: number): number | undefined {
+function matchMember(
+  local: Btf,
+  localAcc: CoreAccessor,
+  targ: CoreSpec,
+  targId: number,
+  searched = new Set<number>(),
+): number | undefined {
   const tb = targ.btf;
   targId = tb.resolveId(targId);
   const tt = tb.typeById(targId);
   if (!isComposite(tt)) return undefined;
+  // Searching a type again gives the same answer (no match): keeps corrupt, cyclic BTF linear.
+  if (searched.has(targId)) return undefined;
+  searched.add(targId);
   const localMember = (local.typeById(localAcc.typeId) as BtfComposite).members[localAcc.idx];
   const members = (tt as BtfComposite).members;
   for (let i = 0; i < members.length; i++) {
@@ -141,7 +150,7 @@ function matchMember(local: Btf, localAcc: CoreAccessor, targ: CoreSpec, targId:
     targ.bitOffset += m.bitOffset;
     targ.raw.push(i);
     if (m.name === "") {
-      const found = matchMember(local, localAcc, targ, m.type);
+      const found = matchMember(local, localAcc, targ, m.type, searched);
       if (found !== undefined) return found;
     } else if (m.name === localMember.name) {
       // The first member of that name decides, compatible or not.

@@ -3,6 +3,8 @@
 import type { Btf } from "./btf.js";
 
 const MAX_DEPTH = 64;
+/** Types visited per name: cyclic BTF through function parameters could otherwise branch exponentially. */
+const MAX_NODES = 4096;
 
 /** Joins a base type and a declarator: `int` + `*` -> `int *`, `char` + `[4]` -> `char[4]`. */
 const join = (base: string, declarator: string) =>
@@ -11,11 +13,17 @@ const join = (base: string, declarator: string) =>
 /** Declarator that binds tighter than `*` needs parentheses around a pointer declarator. */
 const wrap = (declarator: string) => (declarator.startsWith("*") ? `(${declarator})` : declarator);
 
-export function formatType(btf: Btf, id: number, declarator = "", depth = 0): string {
-  if (depth > MAX_DEPTH) return join("...", declarator);
+export function formatType(
+  btf: Btf,
+  id: number,
+  declarator = "",
+  depth = 0,
+  budget = { nodes: MAX_NODES },
+): string {
+  if (depth > MAX_DEPTH || --budget.nodes < 0) return join("...", declarator);
   const t = btf.types[id];
   if (t === undefined) return join(`<bad type ${id}>`, declarator);
-  const next = (tid: number, decl: string) => formatType(btf, tid, decl, depth + 1);
+  const next = (tid: number, decl: string) => formatType(btf, tid, decl, depth + 1, budget);
   switch (t.kind) {
     case "void":
       return join("void", declarator);
@@ -47,7 +55,7 @@ export function formatType(btf: Btf, id: number, declarator = "", depth = 0): st
       return next(t.type, `${wrap(declarator)}[${t.nelems}]`);
     case "func_proto": {
       const params = t.params.map((p) =>
-        p.type === 0 && p.name === "" ? "..." : formatType(btf, p.type, p.name, depth + 1),
+        p.type === 0 && p.name === "" ? "..." : formatType(btf, p.type, p.name, depth + 1, budget),
       );
       return next(t.returnType, `${wrap(declarator)}(${params.length ? params.join(", ") : "void"})`);
     }

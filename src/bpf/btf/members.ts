@@ -11,9 +11,18 @@ export interface MemberLookup {
   path: number[];
 }
 
-export function findMember(btf: Btf, id: number, name: string, depth = 0): MemberLookup | undefined {
+export function findMember(
+  btf: Btf,
+  id: number,
+  name: string,
+  depth = 0,
+  searched = new Set<number>(),
+): MemberLookup | undefined {
   if (depth > 32) throw new BtfError(`type ${id}: anonymous members nested too deep (a loop?)`, btf.fileName);
   const t = btf.resolve(id);
+  // A type already searched without success cannot succeed again (keeps corrupt BTF linear).
+  if (searched.has(t.id)) return undefined;
+  searched.add(t.id);
   if (t.kind !== "struct" && t.kind !== "union")
     throw new BtfError(
       `type ${id} (${btf.typeName(id)}) is a ${t.kind}, not a struct or union`,
@@ -25,7 +34,7 @@ export function findMember(btf: Btf, id: number, name: string, depth = 0): Membe
     if (m.name === "") {
       const inner = btf.resolve(m.type);
       if (inner.kind !== "struct" && inner.kind !== "union") continue;
-      const found = findMember(btf, inner.id, name, depth + 1);
+      const found = findMember(btf, inner.id, name, depth + 1, searched);
       if (found)
         return { member: found.member, bitOffset: m.bitOffset + found.bitOffset, path: [i, ...found.path] };
     }
