@@ -177,7 +177,12 @@ test("[netlink] attach() refuses a program another tool attached, and takes it o
         () => attach(mine, net.b.ifname, { kind: "xdp" }, { backend: "link" }),
         /attached by another tool/,
       );
-      const att = attach(mine, net.b.ifname, { kind: "xdp" }, { backend: "netlink", replace: true });
+      assert.throws(
+        () => attach(mine, net.b.ifname, { kind: "xdp" }, { backend: "link", replace: true }),
+        /replace needs the netlink backend/,
+      );
+      const att = attach(mine, net.b.ifname, { kind: "xdp" }, { replace: true });
+      assert.equal(att.backend, "netlink", "'auto' with replace goes through netlink");
       assert.equal(queryXdp(net.b.ifname).progId, mine.id);
       assert.throws(() => other.detach(), NetlinkError, "the displaced attachment no longer owns the hook");
       att.detach();

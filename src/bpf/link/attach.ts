@@ -45,7 +45,10 @@ export type AttachBackend = "link" | "netlink" | "auto";
 export interface AttachOptions {
   /** Overrides the process-wide choice for this call. */
   backend?: AttachBackend;
-  /** XDP over netlink: replace a program attached by another tool instead of failing. */
+  /**
+   * XDP: replace a program attached by another tool instead of failing. Only netlink can, so
+   * this picks the netlink backend ('auto') or is refused ('link').
+   */
   replace?: boolean;
 }
 
@@ -80,9 +83,17 @@ export function defaultAttachBackend(): AttachBackend {
   return "auto";
 }
 
-function chooseBackend(hook: AttachHook, asked: AttachBackend): "link" | "netlink" {
-  const supported = hook.kind === "xdp" ? haveXdpLinks() : haveTcxLinks();
+function chooseBackend(hook: AttachHook, asked: AttachBackend, replace: boolean): "link" | "netlink" {
   if (asked === "netlink") return "netlink";
+  // Only netlink can take over an XDP program someone else attached; a link never replaces one.
+  if (replace && hook.kind === "xdp") {
+    if (asked === "link")
+      throw new PlexusBpfError(
+        "attach: replace needs the netlink backend (a BPF link cannot take over a program)",
+      );
+    return "netlink";
+  }
+  const supported = hook.kind === "xdp" ? haveXdpLinks() : haveTcxLinks();
   if (asked === "link" && !supported)
     throw new NotSupportedError(hook.kind === "xdp" ? "XDP BPF links" : "TCX links", "use backend 'netlink'");
   return supported ? "link" : "netlink";
@@ -217,7 +228,7 @@ export function attach(
   opts: AttachOptions = {},
 ): Attachment {
   const ref = resolveInterface(iface);
-  const backend = chooseBackend(hook, opts.backend ?? defaultAttachBackend());
+  const backend = chooseBackend(hook, opts.backend ?? defaultAttachBackend(), opts.replace ?? false);
   if (backend === "link") return linkAttachment(prog, ref, hook);
   return hook.kind === "xdp"
     ? netlinkXdpAttachment(prog, ref, hook, opts.replace ?? false)

@@ -27,6 +27,7 @@ import {
 
 const MSG_TRUNC = 0x20;
 const RECV_TIMEOUT_SECONDS = 5;
+const DUMP_ATTEMPTS = 3;
 
 /** One netlink message: header fields and the payload after the 16-byte header. */
 export interface NetlinkMessage {
@@ -132,7 +133,11 @@ export class NetlinkSocket {
 
   /** Sends a dump request (RTM_GET* with NLM_F_DUMP) and returns every part until NLMSG_DONE. */
   dump(operation: string, type: number, body: Uint8Array): NetlinkMessage[] {
-    return this.exchange(operation, type, NlmF.DUMP, body, true);
+    // A dump that raced with a change is marked NLM_F_DUMP_INTR and may be inconsistent: redo it.
+    for (let attempt = 1; ; attempt++) {
+      const parts = this.exchange(operation, type, NlmF.DUMP, body, true);
+      if (attempt >= DUMP_ATTEMPTS || !parts.some((m) => m.flags & NlmF.DUMP_INTR)) return parts;
+    }
   }
 
   private exchange(operation: string, type: number, flags: number, body: Uint8Array, dump: boolean) {
