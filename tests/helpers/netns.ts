@@ -47,6 +47,20 @@ export interface ExecOptions {
   input?: string;
 }
 
+/** Kills `child` at cleanup time if it still runs, so no helper outlives the test process. */
+function killAtExit(child: ChildProcess): void {
+  const stop = onExit(() => {
+    if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) {
+      try {
+        process.kill(child.pid, "SIGKILL");
+      } catch {
+        // already gone
+      }
+    }
+  });
+  child.once("exit", () => stop());
+}
+
 /** Runs a command and collects its output; rejects with its stderr when it fails. */
 export function run(cmd: string, args: readonly string[], opts: ExecOptions = {}): Promise<ExecResult> {
   return new Promise((resolve, reject) => {
@@ -62,6 +76,7 @@ export function run(cmd: string, args: readonly string[], opts: ExecOptions = {}
         } else resolve({ stdout, stderr, code });
       },
     );
+    killAtExit(child);
     if (opts.input !== undefined) child.stdin?.end(opts.input);
   });
 }
@@ -82,16 +97,7 @@ export function exec(
  */
 export function spawn(ns: string, cmd: string, args: readonly string[]): ChildProcess {
   const child = spawnChild("ip", ["netns", "exec", ns, cmd, ...args], { stdio: ["ignore", "pipe", "pipe"] });
-  const stop = onExit(() => {
-    if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) {
-      try {
-        process.kill(child.pid, "SIGKILL");
-      } catch {
-        // already gone
-      }
-    }
-  });
-  child.once("exit", () => stop());
+  killAtExit(child);
   return child;
 }
 
