@@ -1,7 +1,7 @@
 // Code sections -> functions: decodes each executable section, resolves its ELF relocations into
 // symbolic references (maps, global data, externs, call targets) the way libbpf's
 // bpf_program__record_reloc() classifies them, and splits the section at its FUNC symbols.
-import { RelocationError } from "../errors.js";
+import { InsnError, ObjectFileError, RelocationError } from "../errors.js";
 import { Pseudo } from "../constants.js";
 import type { ElfFile, ElfSection, ElfSymbol } from "../elf/index.js";
 import { SHF, SHN_UNDEF } from "../elf/index.js";
@@ -59,7 +59,13 @@ export function decodeSection(section: ElfSection, file: string): DecodedSection
   const data = section.data();
   if (data.length % 8 !== 0)
     throw new RelocationError(`section ${section.name} has ${data.length} bytes, not a multiple of 8`, file);
-  const instructions = decode(data);
+  let instructions: Instruction[];
+  try {
+    instructions = decode(data);
+  } catch (e) {
+    if (e instanceof InsnError) throw new ObjectFileError(`section ${section.name}: ${e.message}`, file);
+    throw e;
+  }
   const slotOf: number[] = [];
   const indexAt = new Map<number, number>();
   let slot = 0;

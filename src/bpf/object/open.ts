@@ -31,6 +31,18 @@ export interface OpenOptions {
   coreTarget?: () => Btf;
 }
 
+/** An input that broke an internal assumption: reported to users, treated as a bug by the fuzz tests. */
+export class MalformedObjectError extends ObjectFileError {
+  override name = "MalformedObjectError";
+  constructor(
+    message: string,
+    file: string,
+    readonly internal: unknown,
+  ) {
+    super(message, file);
+  }
+}
+
 const DATA_PREFIXES = [".data", ".rodata", ".bss"];
 const isDataSection = (name: string) => DATA_PREFIXES.some((p) => name === p || name.startsWith(`${p}.`));
 
@@ -62,7 +74,7 @@ export function openObject(bytes: Uint8Array, opts: OpenOptions = {}): ObjectSpe
   } catch (e) {
     if (e instanceof PlexusBpfError) throw e;
     // Anything else is a bug or a corrupt input we failed to describe: still a typed error.
-    throw new ObjectFileError(`malformed object: ${(e as Error).message}`, file);
+    throw new MalformedObjectError(`malformed object: ${(e as Error).message}`, file, e);
   }
 }
 
