@@ -159,6 +159,7 @@ export function parseLlvm(c: Cursor, ctx: ParseContext): Parsed {
     }
   }
   if (first?.text === "*") return { item: store(c) };
+  if (kw !== undefined) throw new AsmError(`unknown mnemonic '${kw}'`, c.line);
   if (!c.isReg()) c.fail("an instruction");
   return assignment(c, ctx);
 }
