@@ -29,7 +29,7 @@ test("vmlinux BTF matches bpftool btf dump for every type, and parses quickly", 
   console.log(
     `# vmlinux BTF: ${btf!.types.length} types, ${buf.length} bytes, parse ${best.toFixed(0)} ms (best of 3)`,
   );
-  assert.ok(best < 2000, `vmlinux parse took ${best} ms`);
+  assert.ok(best < 3000, `vmlinux parse took ${best} ms`);
   const expected = bpftoolTypes(VMLINUX_BTF_PATH);
   assert.equal(btf!.types.length - 1, expected.length);
   let mismatches = 0;

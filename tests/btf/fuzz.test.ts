@@ -184,5 +184,5 @@ test("at least 1000 mutated objects end in ObjectFileError or parse, never anyth
     `# fuzz: ${cases} cases, ${rejected} rejected with ObjectFileError, slowest ${slowest.ms.toFixed(1)} ms (${slowest.what})`,
   );
   assert.ok(cases >= 1000, `${cases} cases`);
-  assert.ok(slowest.ms < 500, `slowest case took ${slowest.ms} ms: ${slowest.what}`);
+  assert.ok(slowest.ms < 1000, `slowest case took ${slowest.ms} ms: ${slowest.what}`);
 });

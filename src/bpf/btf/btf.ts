@@ -53,14 +53,19 @@ export class Btf {
         "the string table of split BTF must continue its base's string table",
         opts.fileName,
       );
-    ownTypes.forEach((t, i) => {
+    const base = opts.base?.types ?? [VOID];
+    const all = new Array<BtfType>(base.length + ownTypes.length);
+    for (let i = 0; i < base.length; i++) all[i] = base[i];
+    for (let i = 0; i < ownTypes.length; i++) {
+      const t = ownTypes[i];
       if (t.id !== this.firstTypeId + i)
         throw new BtfError(
           `type at position ${i} has id ${t.id}, expected ${this.firstTypeId + i}`,
           opts.fileName,
         );
-    });
-    this.types = opts.base ? [...opts.base.types, ...ownTypes] : [VOID, ...ownTypes];
+      all[base.length + i] = t;
+    }
+    this.types = all;
   }
 
   /** Parses binary BTF (a .BTF section, or /sys/kernel/btf/vmlinux; with `base`, split module BTF). */

@@ -93,10 +93,14 @@ export function parseBtf(buf: Uint8Array, ctx: ParseContext): ParsedBtf {
   if (strLen > 0 && strBytes[strLen - 1] !== 0) throw fail("BTF string section does not end with a NUL byte");
   const strings = new BtfStrings(strBytes, ctx.baseStrings);
 
-  const name = (off: number, what: () => string): string => {
+  /** Name at `off`; `what`/`index` only build the message on failure (no closure per name). */
+  const name = (off: number, what: string, index: number): string => {
+    if (off === 0) return "";
     const s = strings.get(off);
     if (s === undefined)
-      throw fail(`${what()}: name offset ${off} is outside the string section (${strings.end} bytes)`);
+      throw fail(
+        `${what.replace("#", String(index))}: name offset ${off} is outside the string section (${strings.end} bytes)`,
+      );
     return s;
   };
 
@@ -131,8 +135,7 @@ export function parseBtf(buf: Uint8Array, ctx: ParseContext): ParsedBtf {
     const kindFlag = info >>> 31 === 1;
     const kind = KIND_NAMES[kindNo];
     if (kind === undefined || kind === "void") throw fail(`BTF type ${id} has unknown kind ${kindNo}`);
-    const curId = id;
-    const tname = nameOff === 0 ? "" : name(nameOff, () => `BTF type ${curId} (${kind})`);
+    const tname = name(nameOff, `BTF type # (${kind})`, id);
     let t: BtfType;
     switch (kind) {
       case "int": {
@@ -179,7 +182,7 @@ export function parseBtf(buf: Uint8Array, ctx: ParseContext): ParsedBtf {
           const bitfieldSize = kindFlag ? off >>> 24 : 0;
           if (bitfieldSize) bitfields = true;
           members[i] = {
-            name: mOff === 0 ? "" : name(mOff, () => `member ${i} of BTF type ${curId}`),
+            name: name(mOff, `member of BTF type #`, id),
             type: ref(v.getUint32(at + 4, true)),
             bitOffset: kindFlag ? off & 0xffffff : off,
             bitfieldSize,
@@ -203,7 +206,7 @@ export function parseBtf(buf: Uint8Array, ctx: ParseContext): ParsedBtf {
             const raw = (BigInt(v.getUint32(at + 8, true)) << 32n) | BigInt(v.getUint32(at + 4, true));
             value = kindFlag ? BigInt.asIntN(64, raw) : raw;
           }
-          values[i] = { name: vOff === 0 ? "" : name(vOff, () => `value ${i} of BTF enum ${curId}`), value };
+          values[i] = { name: name(vOff, `value of BTF enum #`, id), value };
         }
         t = { id, name: tname, kind, size: sizeOrType, signed: kindFlag, values };
         break;
@@ -229,7 +232,7 @@ export function parseBtf(buf: Uint8Array, ctx: ParseContext): ParsedBtf {
         for (let i = 0; i < vlen; i++, at += 8) {
           const pOff = v.getUint32(at, true);
           params[i] = {
-            name: pOff === 0 ? "" : name(pOff, () => `parameter ${i} of BTF func_proto ${curId}`),
+            name: name(pOff, `parameter of BTF func_proto #`, id),
             type: ref(v.getUint32(at + 4, true)),
           };
         }
