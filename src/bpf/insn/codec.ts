@@ -3,7 +3,7 @@
 import { InsnError } from "../errors.js";
 import type { Instruction } from "./instruction.js";
 import { INSN_SIZE, LDDW, slots } from "./instruction.js";
-import { Op, jumpUsesImm } from "./opcodes.js";
+import { Class, JmpOp, Op, jumpUsesImm } from "./opcodes.js";
 import { Pseudo } from "../constants.js";
 
 /**
@@ -125,11 +125,10 @@ export class SlotMap {
 export function branchTarget(insn: Instruction, slot: number): number | undefined {
   const cls = insn.code & 0x07;
   if (insn.code === LDDW) return insn.src === Pseudo.FUNC ? slot + 1 + insn.imm : undefined;
-  if (cls !== 0x05 && cls !== 0x06) return undefined;
+  if (cls !== Class.JMP && cls !== Class.JMP32) return undefined;
+  const op = insn.code & 0xf0;
   if (insn.code === Op.CALL) return insn.src === Pseudo.CALL ? slot + 1 + insn.imm : undefined;
-  if (insn.code === Op.CALLX || insn.code === Op.EXIT) return undefined;
-  if ((insn.code & 0xf0) === 0x80 || (insn.code & 0xf0) === 0x90 || (insn.code & 0xf0) >= 0xe0) {
-    return insn.code === Op.MAY_GOTO ? slot + 1 + insn.off : undefined;
-  }
+  if (insn.code === Op.MAY_GOTO) return slot + 1 + insn.off;
+  if (op === JmpOp.CALL || op === JmpOp.EXIT || op >= JmpOp.JCOND) return undefined;
   return slot + 1 + (jumpUsesImm(insn.code) ? insn.imm : insn.off);
 }

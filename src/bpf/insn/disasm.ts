@@ -92,7 +92,7 @@ function readWord(bytes: Uint8Array, p: number, limit: number): RawWord {
 
 /**
  * The lines objdump prints for one code section's bytes, symbol headers included (each header
- * preceded by an empty line). Exposed for objdumpSection and disassemble.
+ * preceded by an empty line), shared by objdumpSection and disassemble.
  */
 function listing(bytes: Uint8Array, opts: DisassembleOptions): string {
   const startSlot = opts.startSlot ?? 0;

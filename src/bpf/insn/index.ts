@@ -5,7 +5,7 @@ export * from "./opcodes.js";
 export { SlotMap, branchTarget, decode, encode, lddwValue, slotCount, splitImm64 } from "./codec.js";
 export type { ValidateOptions } from "./validate.js";
 export { assertValid, validate } from "./validate.js";
-export type { DecodedText, FormatOptions } from "./format.js";
+export type { FormatOptions } from "./format.js";
 export { formatInstruction } from "./format.js";
 export type { DisasmRelocation, DisasmSymbol, DisassembleOptions } from "./disasm.js";
 export { disassemble, objdumpSection } from "./disasm.js";
