@@ -131,7 +131,11 @@ export class RingBufferReader implements AsyncIterable<Buffer> {
 
   /** Resolves when the ring has data (or the reader is closed). No thread, no busy loop. */
   wait(): Promise<void> {
-    if (this.#closed || this.pending > 0) return Promise.resolve();
+    if (this.#closed) return Promise.resolve();
+    // Data is there but its first record is still being written (BUSY): the producer finishes
+    // within its program run, so check again on the next turn of the event loop. (poll(2) would
+    // report the fd readable at once, and a resolved promise would spin in microtasks.)
+    if (this.pending > 0) return new Promise((resolve) => setImmediate(resolve));
     this.#waiting ??= new Promise<void>((resolve) => {
       this.#wake = resolve;
       if (this.#watch) this.#watch.start();
