@@ -15,7 +15,7 @@ import { NetlinkError, NotSupportedError, PlexusBpfError } from "../../src/bpf/e
 import { ENODEV } from "../../src/bpf/sys/errno.js";
 import { ping, withNetns } from "../helpers/netns.js";
 import { Slot } from "./support/programs.js";
-import { scenario, sleep } from "./support/scenario.js";
+import { scenario, waitFor } from "./support/scenario.js";
 
 afterEach(() => {
   setAttachBackend(undefined);
@@ -125,7 +125,7 @@ for (const backend of ["link", "netlink"] as const) {
         const att: Attachment = withNetns(net.b.ns, () => attach(a, net.b.ifname, hook));
         try {
           const pinging = ping(net.a.ns, net.b.ipv4, { count: 200, interval: 0.01 });
-          while (fx.count(slotA) < 50n) await sleep(20);
+          await waitFor(() => fx.count(slotA) >= 50n, "50 requests through the first program");
           withNetns(net.b.ns, () => att.update(b));
           const aAtSwap = fx.count(slotA);
           const r = await pinging;

@@ -159,7 +159,7 @@ async function assertNothingLeft(r: ChildReport) {
 }
 
 for (const signal of ["SIGTERM", "SIGINT"] as const) {
-  test(`a test process killed by ${signal} midway leaves nothing behind`, async () => {
+  test(`a test process killed by ${signal} midway leaves nothing behind`, { timeout: 60_000 }, async () => {
     const { report, exit } = await runChild("wait", signal);
     assert.equal(exit.signal, signal, "the signal still ends the process");
     await assertNothingLeft(report);
@@ -167,14 +167,18 @@ for (const signal of ["SIGTERM", "SIGINT"] as const) {
 }
 
 for (const how of ["exit", "throw", "reject"]) {
-  test(`a test process that ends by ${how} without cleaning up leaves nothing behind`, async () => {
-    const { report, exit, stderr } = await runChild(how);
-    assert.equal(exit.code, how === "exit" ? 0 : 1, stderr());
-    await assertNothingLeft(report);
-  });
+  test(
+    `a test process that ends by ${how} without cleaning up leaves nothing behind`,
+    { timeout: 60_000 },
+    async () => {
+      const { report, exit, stderr } = await runChild(how);
+      assert.equal(exit.code, how === "exit" ? 0 : 1, stderr());
+      await assertNothingLeft(report);
+    },
+  );
 }
 
-test("namespaces of a SIGKILLed process are reaped by the next one", async () => {
+test("namespaces of a SIGKILLed process are reaped by the next one", { timeout: 60_000 }, async () => {
   const { report, exit } = await runChild("wait", "SIGKILL");
   assert.equal(exit.signal, "SIGKILL");
   try {

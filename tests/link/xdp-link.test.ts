@@ -10,7 +10,7 @@ import { EBUSY, ENODEV } from "../../src/bpf/sys/errno.js";
 import { mountBpffs } from "../helpers/bpffs.js";
 import { ping, withNetns } from "../helpers/netns.js";
 import { Slot } from "./support/programs.js";
-import { scenario, sleep } from "./support/scenario.js";
+import { scenario, waitFor } from "./support/scenario.js";
 
 for (const mode of ["native", "generic"] as const) {
   test(`XDP link (${mode}) sees every echo request a ping sends`, () =>
@@ -45,7 +45,7 @@ test("update() swaps the program under a continuous ping without losing a reply"
     const link = withNetns(net.b.ns, () => attachXdp(a, net.b.ifindex, { mode: "native" }));
     try {
       const pinging = ping(net.a.ns, net.b.ipv4, { count: 200, interval: 0.01 });
-      while (fx.count(Slot.xdp_count_a) < 50n) await sleep(20);
+      await waitFor(() => fx.count(Slot.xdp_count_a) >= 50n, "50 requests through the first program");
       link.update(b, { oldProg: a });
       const aAtSwap = fx.count(Slot.xdp_count_a);
       const r = await pinging;

@@ -16,3 +16,12 @@ export async function scenario(fn: (net: TwoHosts, fx: LinkFixture) => Promise<v
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Polls `cond` every 20 ms; fails with `what` if it does not hold within `ms`. */
+export async function waitFor(cond: () => boolean, what: string, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await sleep(20);
+  }
+}
