@@ -1,5 +1,5 @@
 // A loaded eBPF program: BPF_PROG_LOAD with libbpf's log strategy, test runs, info and pinning.
-import { BpfCmd, ObjFlags } from "../constants.js";
+import { BpfCmd } from "../constants.js";
 import { BpfError, PlexusBpfError } from "../errors.js";
 import { helperNotSupported, progTypeNotSupported } from "../features.js";
 import { stableBuffer } from "../sys/buffers.js";
@@ -98,16 +98,16 @@ function* loadAttempts(
       size = Math.min(MAX_LOG_SIZE, Math.max(needed, size * 2));
       continue;
     }
+    if (log && log.trim() !== "")
+      throw helperNotSupported(opts.type, log) ?? verifierError(opts.name ?? "", r.errno, log);
+    // No verifier output: refused before verification, possibly for an unknown program type.
+    if (MAYBE_UNSUPPORTED.has(r.errno)) {
+      const unsupported = progTypeNotSupported(opts.type);
+      if (unsupported) throw unsupported;
+    }
     if (!level) {
-      if (MAYBE_UNSUPPORTED.has(r.errno)) {
-        const unsupported = progTypeNotSupported(opts.type);
-        if (unsupported) throw unsupported;
-      }
       level = 1; // retry, this time to learn why
       continue;
-    }
-    if (log && log.trim() !== "") {
-      throw helperNotSupported(opts.type, log) ?? verifierError(opts.name ?? "", r.errno, log);
     }
     throw new BpfError("BPF_PROG_LOAD", r.errno, opts.name ? `program ${opts.name}` : undefined);
   }
@@ -175,8 +175,8 @@ export class BpfProgram {
   }
 
   /** Opens a program pinned on a bpffs. */
-  static openPinned(path: string, opts: { readOnly?: boolean } = {}): BpfProgram {
-    const fd = objGet(path, opts.readOnly ? ObjFlags.RDONLY : 0);
+  static openPinned(path: string): BpfProgram {
+    const fd = objGet(path); // programs only open read-write
     const kind = fdKind(fd);
     if (kind !== "prog") {
       native().close(fd);
