@@ -250,3 +250,4 @@ export class BpfProgram {
     native().close(this.fd);
   }
 }
+export { enableStats } from "./stats.js";
