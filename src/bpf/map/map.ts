@@ -526,6 +526,7 @@ export class BpfMap {
    * The memory is detached from the map on close (views then read zeros, they never crash).
    */
   mmap(opts: { readOnly?: boolean } = {}): Uint8Array {
+    if (this.#closed) throw new PlexusBpfError(`${this.#what()} is closed`);
     if (!(this.flags & MapFlags.MMAPABLE))
       throw new PlexusBpfError(`${this.#what()} is not mmapable: create it with MapFlags.MMAPABLE`);
     if (!this.#mapping) {
