@@ -8,6 +8,7 @@ import {
   defaultAttachBackend,
   haveTcxLinks,
   haveXdpLinks,
+  queryTcx,
   setAttachBackend,
 } from "../../src/bpf/link/index.js";
 import { listTcFilters, queryXdp } from "../../src/bpf/netlink/index.js";
@@ -30,7 +31,7 @@ test("this kernel has XDP and TCX links, so 'auto' means links", () => {
 
 test("the backend is forced by setAttachBackend, else PLEXUS_ATTACH_BACKEND; an explicit one wins", () =>
   scenario(async (net, fx) => {
-    const prog = fx.load("xdp_count_a");
+    const prog = await fx.load("xdp_count_a");
     const backendOf = (opts?: { backend?: AttachBackend }) =>
       withNetns(net.b.ns, () => {
         const a = attach(prog, net.b.ifname, { kind: "xdp", mode: "generic" }, opts);
@@ -58,7 +59,7 @@ for (const backend of ["link", "netlink"] as const) {
     test(
       `[${backend}] XDP ${mode}: counts every echo request, describe() says how, detach removes it`,
       run(async (net, fx) => {
-        const prog = fx.load("xdp_count_a");
+        const prog = await fx.load("xdp_count_a");
         const att = withNetns(net.b.ns, () => attach(prog, net.b.ifname, { kind: "xdp", mode }));
         try {
           assert.equal(att.backend, backend);
@@ -81,8 +82,8 @@ for (const backend of ["link", "netlink"] as const) {
   test(
     `[${backend}] TC ingress and egress count requests and replies`,
     run(async (net, fx) => {
-      const inProg = fx.load("tc_count_a");
-      const outProg = fx.load("tc_count_b");
+      const inProg = await fx.load("tc_count_a");
+      const outProg = await fx.load("tc_count_b");
       const atts = withNetns(net.b.ns, () => [
         attach(inProg, net.b.ifname, { kind: "tc", direction: "ingress" }),
         attach(outProg, net.b.ifname, { kind: "tc", direction: "egress" }),
@@ -118,8 +119,8 @@ for (const backend of ["link", "netlink"] as const) {
       run(async (net, fx) => {
         const [a, b, slotA, slotB] =
           kind === "xdp"
-            ? [fx.load("xdp_count_a"), fx.load("xdp_count_b"), Slot.xdp_count_a, Slot.xdp_count_b]
-            : [fx.load("tc_count_a"), fx.load("tc_count_b"), Slot.tc_count_a, Slot.tc_count_b];
+            ? [await fx.load("xdp_count_a"), await fx.load("xdp_count_b"), Slot.xdp_count_a, Slot.xdp_count_b]
+            : [await fx.load("tc_count_a"), await fx.load("tc_count_c"), Slot.tc_count_a, Slot.tc_count_c];
         const hook =
           kind === "xdp" ? ({ kind, mode: "native" } as const) : ({ kind, direction: "ingress" } as const);
         const att: Attachment = withNetns(net.b.ns, () => attach(a, net.b.ifname, hook));
@@ -148,7 +149,7 @@ for (const backend of ["link", "netlink"] as const) {
   test(
     `[${backend}] an XDP_DROP program makes pings fail and detach() restores them`,
     run(async (net, fx) => {
-      const drop = fx.load("xdp_drop_echo");
+      const drop = await fx.load("xdp_drop_echo");
       const att = withNetns(net.b.ns, () => attach(drop, net.b.ifname, { kind: "xdp" }));
       try {
         const r = await ping(net.a.ns, net.b.ipv6, { count: 3, interval: 0.01, wait: 0.3 });
@@ -164,8 +165,8 @@ for (const backend of ["link", "netlink"] as const) {
 
 test("[netlink] attach() refuses a program another tool attached, and takes it over with replace", () =>
   scenario(async (net, fx) => {
-    const theirs = fx.load("xdp_count_a");
-    const mine = fx.load("xdp_count_b");
+    const theirs = await fx.load("xdp_count_a");
+    const mine = await fx.load("xdp_count_b");
     withNetns(net.b.ns, () => {
       const other = attach(theirs, net.b.ifname, { kind: "xdp" }, { backend: "netlink" });
       assert.throws(
@@ -191,13 +192,18 @@ test("[netlink] attach() refuses a program another tool attached, and takes it o
 
 test("TC before/after ordering needs TCX: over netlink it is refused with what to use instead", () =>
   scenario(async (net, fx) => {
-    const a = fx.load("tc_count_a");
-    const b = fx.load("tc_count_b");
+    const a = await fx.load("tc_count_a");
+    const b = await fx.load("tc_count_c");
     withNetns(net.b.ns, () => {
       const first = attach(a, net.b.ifname, { kind: "tc", direction: "ingress" }, { backend: "link" });
       try {
         const second = attach(b, net.b.ifname, { kind: "tc", direction: "ingress", before: first.link }, {});
         assert.equal(second.backend, "link");
+        assert.deepEqual(
+          queryTcx(net.b.ifname, "ingress").entries.map((e) => e.progId),
+          [b.id, a.id],
+          "before: the first attachment's link",
+        );
         second.detach();
         assert.throws(
           () =>
@@ -212,7 +218,7 @@ test("TC before/after ordering needs TCX: over netlink it is refused with what t
 
 test("attach() on a missing interface names it", () =>
   scenario(async (_net, fx) => {
-    const prog = fx.load("xdp_count_a");
+    const prog = await fx.load("xdp_count_a");
     for (const backend of ["link", "netlink"] as const)
       assert.throws(
         () => attach(prog, "pxmissing0", { kind: "xdp" }, { backend }),

@@ -56,7 +56,7 @@ test("attributes and messages: lengths that overrun the buffer are protocol erro
 
 test("a refused request carries the kernel's extended ack message", () =>
   scenario(async (net, fx) => {
-    const prog = fx.load("xdp_count_a");
+    const prog = await fx.load("xdp_count_a");
     withNetns(net.b.ns, () => {
       const ifindex = resolveInterface(net.b.ifname).ifindex;
       // IFLA_XDP {FD, FLAGS}, sent by hand: the second one, with UPDATE_IF_NOEXIST, is refused.
@@ -95,8 +95,8 @@ test("interfaces resolve by name and index inside the caller's namespace", () =>
 for (const mode of ["native", "generic"] as const) {
   test(`netlink XDP (${mode}): attach, count pings, replace only the expected program, detach`, () =>
     scenario(async (net, fx) => {
-      const a = fx.load("xdp_count_a");
-      const b = fx.load("xdp_count_b");
+      const a = await fx.load("xdp_count_a");
+      const b = await fx.load("xdp_count_b");
       await withNetns(net.b.ns, async () => {
         const att = attachXdpNetlink(a, net.b.ifname, { mode });
         assert.deepEqual([att.mode, att.progId], [mode, a.id]);
@@ -135,8 +135,8 @@ for (const mode of ["native", "generic"] as const) {
 
 test("netlink XDP: attach with replace takes over another tool's program", () =>
   scenario(async (net, fx) => {
-    const a = fx.load("xdp_count_a");
-    const b = fx.load("xdp_count_b");
+    const a = await fx.load("xdp_count_a");
+    const b = await fx.load("xdp_count_b");
     withNetns(net.b.ns, () => {
       attachXdpNetlink(a, net.b.ifname, { mode: "generic" });
       attachXdpNetlink(b, net.b.ifname, { mode: "generic", replace: true });
@@ -148,9 +148,9 @@ test("netlink XDP: attach with replace takes over another tool's program", () =>
 
 test("netlink TC: clsact + direct-action cls_bpf filters count ingress and egress, list, replace, delete", () =>
   scenario(async (net, fx) => {
-    const inA = fx.load("tc_count_a");
-    const outB = fx.load("tc_count_b");
-    const inC = fx.load("tc_count_c");
+    const inA = await fx.load("tc_count_a");
+    const outB = await fx.load("tc_count_b");
+    const inC = await fx.load("tc_count_c");
     await withNetns(net.b.ns, async () => {
       assert.equal(rootIngressQdisc(net.b.ifname), undefined);
       const fIn = attachTcFilter(inA, net.b.ifname, "ingress", { priority: 10, name: "count_in" });
@@ -199,7 +199,7 @@ test("netlink TC: an existing clsact qdisc and the filters in it are kept", () =
     await exec(net.b.ns, "tc", ["qdisc", "add", "dev", net.b.ifname, "clsact"]);
     const u32 = ["pref", "5", "u32", "match", "u32", "0", "0", "classid", "1:1"];
     await exec(net.b.ns, "tc", ["filter", "add", "dev", net.b.ifname, "ingress", ...u32]);
-    const prog = fx.load("tc_count_a");
+    const prog = await fx.load("tc_count_a");
     withNetns(net.b.ns, () => {
       const theirs = listTcFilters(net.b.ifname, "ingress");
       assert.ok(theirs.length > 0 && theirs.every((x) => x.kind === "u32" && x.priority === 5));
@@ -218,7 +218,7 @@ test("netlink TC: an existing clsact qdisc and the filters in it are kept", () =
 test("netlink TC: an ingress qdisc where clsact belongs is a clear error", () =>
   scenario(async (net, fx) => {
     await exec(net.b.ns, "tc", ["qdisc", "add", "dev", net.b.ifname, "ingress"]);
-    const prog = fx.load("tc_count_a");
+    const prog = await fx.load("tc_count_a");
     withNetns(net.b.ns, () =>
       assert.throws(
         () => attachTcFilter(prog, net.b.ifname, "egress"),

@@ -9,8 +9,8 @@ import { scenario } from "./support/scenario.js";
 
 test("TCX ingress and egress programs see every echo request and reply", () =>
   scenario(async (net, fx) => {
-    const inProg = fx.load("tc_count_a");
-    const outProg = fx.load("tc_count_b");
+    const inProg = await fx.load("tc_count_a");
+    const outProg = await fx.load("tc_count_b");
     const links = withNetns(net.b.ns, () => [
       attachTcx(inProg, net.b.ifname, "ingress"),
       attachTcx(outProg, net.b.ifname, "egress"),
@@ -37,7 +37,7 @@ test("TCX ingress and egress programs see every echo request and reply", () =>
 test("TCX ordering: first, last, before/after a link, a program or an id, as the query reports", () =>
   scenario(async (net, fx) => {
     // Seven distinct programs (the same code loaded again is another program).
-    const [A, B, C, D, E, F, G] = Array.from({ length: 7 }, () => fx.load("tc_count_a"));
+    const [A, B, C, D, E, F, G] = await Promise.all(Array.from({ length: 7 }, () => fx.load("tc_count_a")));
     const links: TcxLink[] = [];
     const on = <T>(fn: () => T): T => withNetns(net.b.ns, fn);
     const attach = (p: typeof A, opts?: Parameters<typeof attachTcx>[3]): TcxLink =>
@@ -68,7 +68,7 @@ test("TCX ordering: first, last, before/after a link, a program or an id, as the
       assert.equal(chain.revision, r0 + 1n, "each change bumps the revision");
 
       // expectedRevision: refused when stale, accepted when current.
-      const H = fx.load("tc_count_b");
+      const H = await fx.load("tc_count_c");
       assert.throws(
         () => attach(H, { first: true, expectedRevision: r0 }),
         (e: unknown) => e instanceof BpfError && e.errno === 116 && /changed/.test(e.message),
@@ -88,11 +88,12 @@ test("TCX ordering: first, last, before/after a link, a program or an id, as the
         () => attach(B),
         (e: unknown) => e instanceof BpfError && /already/.test(e.message),
       );
+      const outsider = await fx.load("tc_count_c");
       assert.throws(
-        () => attach(fx.load("tc_count_c"), { before: { progId: A.id } }),
+        () => attach(outsider, { before: { progId: A.id } }),
         (e: unknown) => e instanceof BpfError && /not in the TCX ingress/.test(e.message),
       );
-      assert.throws(() => attach(fx.load("tc_count_c"), { first: true, last: true }), /at most one/);
+      assert.throws(() => attach(outsider, { first: true, last: true }), /at most one/);
     } finally {
       links.forEach((l) => l.close());
     }

@@ -15,7 +15,7 @@ import { scenario, waitFor } from "./support/scenario.js";
 for (const mode of ["native", "generic"] as const) {
   test(`XDP link (${mode}) sees every echo request a ping sends`, () =>
     scenario(async (net, fx) => {
-      const prog = fx.load("xdp_count_a");
+      const prog = await fx.load("xdp_count_a");
       const link = withNetns(net.b.ns, () => attachXdp(prog, net.b.ifname, { mode }));
       try {
         const info = link.info();
@@ -40,8 +40,8 @@ for (const mode of ["native", "generic"] as const) {
 
 test("update() swaps the program under a continuous ping without losing a reply", () =>
   scenario(async (net, fx) => {
-    const a = fx.load("xdp_count_a");
-    const b = fx.load("xdp_count_b");
+    const a = await fx.load("xdp_count_a");
+    const b = await fx.load("xdp_count_b");
     const link = withNetns(net.b.ns, () => attachXdp(a, net.b.ifindex, { mode: "native" }));
     try {
       const pinging = ping(net.a.ns, net.b.ipv4, { count: 200, interval: 0.01 });
@@ -65,7 +65,7 @@ test("update() swaps the program under a continuous ping without losing a reply"
 
 test("an XDP_DROP program makes pings fail and detach() restores them", () =>
   scenario(async (net, fx) => {
-    const drop = fx.load("xdp_drop_echo");
+    const drop = await fx.load("xdp_drop_echo");
     const link = withNetns(net.b.ns, () => attachXdp(drop, net.b.ifname));
     try {
       const dropped = await ping(net.a.ns, net.b.ipv4, { count: 3, interval: 0.01, wait: 0.3 });
@@ -85,7 +85,7 @@ test("a pinned link survives closing its fd; openPinned + detach removes it", ()
   scenario(async (net, fx) => {
     const bpffs = mountBpffs();
     try {
-      const prog = fx.load("xdp_count_a");
+      const prog = await fx.load("xdp_count_a");
       const pin = join(bpffs.path, "xdp_link");
       const link = withNetns(net.b.ns, () => attachXdp(prog, net.b.ifname, { mode: "generic" }));
       const id = link.id;
@@ -130,7 +130,7 @@ test("openPinned refuses a pin that is not a link", () => {
 
 test("a missing interface is a typed error that names it", () =>
   scenario(async (_net, fx) => {
-    const prog = fx.load("xdp_count_a");
+    const prog = await fx.load("xdp_count_a");
     assert.throws(
       () => attachXdp(prog, "pxnosuch0"),
       (e: unknown) => e instanceof NetlinkError && e.errno === ENODEV && /"pxnosuch0"/.test(e.message),
@@ -143,8 +143,8 @@ test("a missing interface is a typed error that names it", () =>
 
 test("attaching over a program another tool attached with netlink says who holds it and what to do", () =>
   scenario(async (net, fx) => {
-    const other = fx.load("xdp_count_a");
-    const mine = fx.load("xdp_count_b");
+    const other = await fx.load("xdp_count_a");
+    const mine = await fx.load("xdp_count_b");
     await withNetns(net.b.ns, async () => {
       attachXdpNetlink(other, net.b.ifname, { mode: "native" });
       try {
@@ -168,8 +168,8 @@ test("attaching over a program another tool attached with netlink says who holds
 
 test("attaching with netlink over an XDP link names the link", () =>
   scenario(async (net, fx) => {
-    const linked = fx.load("xdp_count_a");
-    const other = fx.load("xdp_count_b");
+    const linked = await fx.load("xdp_count_a");
+    const other = await fx.load("xdp_count_b");
     const link = withNetns(net.b.ns, () => attachXdp(linked, net.b.ifname, { mode: "native" }));
     try {
       assert.throws(

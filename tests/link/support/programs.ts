@@ -1,14 +1,12 @@
-// Loads the programs of tests/fixtures/link_counter.c with BpfProgram and BpfMap. The object
-// loader is not in the tree yet, so this is a local stand-in for it: it knows the fixture's one map
-// (`counts`, an array of u64) and patches its fd into the lddw instructions the ELF relocations
-// name. Switch to the object loader once it lands.
-import { readFileSync } from "node:fs";
+// The programs of tests/fixtures/link_counter.c, loaded with the object loader. Every load() is
+// a fresh program (a separate kernel object, as the TCX ordering test needs) sharing one
+// `counts` map, so a test reads what each program saw from its slot.
 import { join } from "node:path";
 import { compileBpf, projectRoot } from "../../../src/build/compile-bpf.js";
-import { AttachType, MapType, ProgType } from "../../../src/bpf/constants.js";
-import { ElfFile } from "../../../src/bpf/elf/index.js";
-import { BpfMap } from "../../../src/bpf/map/map.js";
-import { BpfProgram } from "../../../src/bpf/prog/program.js";
+import type { BpfMap } from "../../../src/bpf/map/map.js";
+import { BpfObject } from "../../../src/bpf/object/object.js";
+import type { LoadedObject } from "../../../src/bpf/object/load.js";
+import type { BpfProgram } from "../../../src/bpf/prog/program.js";
 
 export type TestProgram = BpfProgram;
 
@@ -24,8 +22,11 @@ export const Slot = {
 export type FixtureProgram = keyof typeof Slot;
 
 export interface LinkFixture {
-  /** Loads a fixture program: XDP ones with expected_attach_type BPF_XDP, TC ones BPF_TCX_INGRESS. */
-  load(name: FixtureProgram, opts?: { expectedAttachType?: number }): TestProgram;
+  /**
+   * Loads a fresh copy of a fixture program: XDP ones with expected_attach_type BPF_XDP, TC ones
+   * as sched_cls for TCX ingress (a, c) or egress (b), as their section names say.
+   */
+  load(name: FixtureProgram): Promise<TestProgram>;
   /** The count of `counts[slot]`. */
   count(slot: number): bigint;
   /** Closes the map and every program loaded through this fixture. */
@@ -33,57 +34,31 @@ export interface LinkFixture {
 }
 
 export async function loadLinkFixture(): Promise<LinkFixture> {
-  const obj = await compileBpf(join(projectRoot, "tests", "fixtures", "link_counter.c"));
-  const elf = ElfFile.parse(readFileSync(obj), obj);
-
-  const counts = BpfMap.create({
-    type: MapType.ARRAY,
-    keySize: 4,
-    valueSize: 8,
-    maxEntries: 8,
-    name: "counts",
-  });
-  const programs: BpfProgram[] = [];
-
-  const load = (name: FixtureProgram, opts: { expectedAttachType?: number } = {}): TestProgram => {
-    const sym = elf.symbolByName(name);
-    if (!sym) throw new Error(`no program ${name} in ${obj}`);
-    const section = elf.section(sym.sectionIndex);
-    const code = Buffer.alloc(sym.size);
-    code.set(section.data().subarray(sym.value, sym.value + sym.size));
-    for (const rel of elf.relocationsFor(section.index)) {
-      if (rel.offset < sym.value || rel.offset >= sym.value + sym.size) continue;
-      if (rel.symbol.name !== "counts") throw new Error(`unexpected relocation against ${rel.symbol.name}`);
-      const at = rel.offset - sym.value;
-      code[at + 1] = (code[at + 1] & 0x0f) | (1 << 4); // src_reg = BPF_PSEUDO_MAP_FD
-      code.writeInt32LE(counts.fd, at + 4);
-    }
-    const xdp = section.name === "xdp";
-    const prog = BpfProgram.load({
-      type: xdp ? ProgType.XDP : ProgType.SCHED_CLS,
-      expectedAttachType: opts.expectedAttachType ?? (xdp ? AttachType.XDP : AttachType.TCX_INGRESS),
-      name,
-      insns: code,
-      license: "GPL",
-    });
-    programs.push(prog);
-    return prog;
-  };
-
-  const count = (slot: number): bigint => {
-    const key = Buffer.alloc(4);
-    key.writeUInt32LE(slot, 0);
-    const value = counts.lookup(key);
-    if (!value) throw new Error(`counts[${slot}] missing`);
-    return value.readBigUInt64LE(0);
-  };
-
+  const path = await compileBpf(join(projectRoot, "tests", "fixtures", "link_counter.c"));
+  const loaded: LoadedObject[] = [];
+  let counts: BpfMap | undefined;
   return {
-    load,
-    count,
+    async load(name) {
+      // Each load is a new instance of the object with only this program, reusing `counts`.
+      const obj = await BpfObject.open(path).load({
+        programs: [name],
+        replaceMaps: counts ? { counts } : undefined,
+      });
+      loaded.push(obj);
+      counts ??= obj.map("counts");
+      return obj.program(name);
+    },
+    count(slot) {
+      if (!counts) return 0n; // nothing loaded yet
+      const key = Buffer.alloc(4);
+      key.writeUInt32LE(slot, 0);
+      const value = counts.lookup(key);
+      if (!value) throw new Error(`counts[${slot}] missing`);
+      return value.readBigUInt64LE(0);
+    },
     close() {
-      for (const p of programs) p.close();
-      counts.close();
+      // The first object owns `counts`: close it last.
+      for (const o of loaded.reverse()) o.close();
     },
   };
 }
