@@ -10,7 +10,7 @@ import { BpfMap } from "../map/map.js";
 import type { MapCreateOptions } from "../map/map.js";
 import { BpfProgram } from "../prog/program.js";
 import { loadBtf } from "../btf-kernel.js";
-import { openOrCreatePinnedMap, unpinPath } from "../pin.js";
+import { openOrCreatePinnedMap, pinnedMapDifferences, unpinPath } from "../pin.js";
 import type { PinPolicy } from "../pin.js";
 import { progBindMap } from "../sys/bpf.js";
 import { possibleCpus } from "../sys/cpus.js";
@@ -158,16 +158,7 @@ function createOptions(m: MapSpec, btfFd: number | undefined): MapCreateOptions 
 
 /** Checks that an existing map can stand in for a spec (libbpf's map_is_reuse_compat). */
 export function checkCompatible(m: MapSpec, existing: BpfMap, what: string): void {
-  const want = createOptions(m, undefined);
-  const diffs: string[] = [];
-  if (existing.type !== want.type) diffs.push(`type ${existing.type} != ${want.type}`);
-  if (existing.keySize !== want.keySize) diffs.push(`key size ${existing.keySize} != ${want.keySize}`);
-  if (existing.valueSize !== want.valueSize)
-    diffs.push(`value size ${existing.valueSize} != ${want.valueSize}`);
-  if (existing.maxEntries !== want.maxEntries)
-    diffs.push(`max entries ${existing.maxEntries} != ${want.maxEntries}`);
-  if (existing.flags !== want.flags)
-    diffs.push(`flags 0x${existing.flags.toString(16)} != 0x${(want.flags ?? 0).toString(16)}`);
+  const diffs = pinnedMapDifferences(existing, createOptions(m, undefined));
   if (diffs.length) throw new PinError(`map '${m.name}': ${what} is not compatible: ${diffs.join(", ")}`);
 }
 
