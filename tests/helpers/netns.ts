@@ -3,6 +3,14 @@
 // commands and pings run inside them, and the JS main thread moved into one with setns(2).
 // Everything created here is removed by cleanup() or, failing that, when the process exits
 // (see on-exit.ts); `ip netns del` takes the veths with it.
+//
+//   const net = await twoHosts();               // a <-veth-> b, 198.18.0.1/.2, fd00::1/::2
+//   try {
+//     const link = withNetns(net.b.ns, () => attachXdp(prog, net.b.ifname));
+//     const r = await ping(net.a.ns, net.b.ipv4, { count: 5, interval: 0.01 });
+//   } finally {
+//     net.cleanup();
+//   }
 import { type ChildProcess, execFile, execFileSync, spawn as spawnChild } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import {

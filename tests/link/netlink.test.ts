@@ -186,6 +186,11 @@ test("netlink TC: clsact + direct-action cls_bpf filters count ingress and egres
       assert.deepEqual([swapped.progId, swapped.priority, swapped.handle], [inC.id, 10, fIn.handle]);
       detachTcFilter(fIn2);
       detachTcFilter(swapped);
+      assert.throws(
+        () => replaceTcFilter(inA, swapped),
+        (e: unknown) => e instanceof NetlinkError && e.errno === 2,
+        "replacing a deleted filter does not bring it back",
+      );
       assert.deepEqual(listTcFilters(net.b.ifname, "ingress"), []);
       assert.equal(listTcFilters(net.b.ifname, "egress").length, 1);
       detachTcFilter(fOut);

@@ -208,7 +208,7 @@ export function attachTcFilter(
   return found;
 }
 
-/** Atomically replaces the program of an existing filter (same priority and handle). */
+/** Atomically replaces the program of an existing filter (same priority and handle); ENOENT if it is gone. */
 export function replaceTcFilter(
   prog: ProgramRef,
   filter: Pick<TcFilter, "ifindex" | "direction" | "priority" | "handle">,
@@ -224,7 +224,7 @@ export function replaceTcFilter(
     s.request(
       `replace tc ${filter.direction} filter on ${ref.name}`,
       Rtm.NEWTFILTER,
-      NlmF.CREATE | NlmF.REPLACE | NlmF.ECHO,
+      NlmF.REPLACE | NlmF.ECHO,
       body,
     ),
   );
