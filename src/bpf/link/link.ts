@@ -1,11 +1,11 @@
 // A BPF link: the kernel object that keeps a program attached to a hook. Closing the last fd of an
 // unpinned link detaches the program (as the kernel does); a pinned link stays until unpinned.
-import { readlinkSync } from "node:fs";
 import { AttachType, BpfCmd, LinkType, linkTypeName } from "../constants.js";
 import { PinError, PlexusBpfError } from "../errors.js";
 import { getFdById, objGet, objGetInfoByFd } from "../sys/bpf.js";
 import { pinFd, unpin } from "../sys/bpffs.js";
 import { stableBuffer } from "../sys/buffers.js";
+import { fdKind } from "../sys/fd.js";
 import { native } from "../sys/native.js";
 import type { ProgramRef } from "./program-ref.js";
 import { linkDetach, linkUpdate } from "./syscalls.js";
@@ -49,18 +49,6 @@ export function readLinkInfo(fd: number): LinkInfo {
   return info;
 }
 
-/**
- * True when `fd` refers to a bpf link (rather than a program, a map or anything else). The kernel
- * names link files "bpf_link" when created and "bpf-link" when reopened (OBJ_GET, GET_FD_BY_ID).
- */
-function isLinkFd(fd: number): boolean {
-  try {
-    return /^anon_inode:bpf[-_]link$/.test(readlinkSync(`/proc/self/fd/${fd}`));
-  } catch {
-    return false;
-  }
-}
-
 export class Link {
   private fdOrClosed: number;
   private pinnedAt: string | undefined;
@@ -92,7 +80,7 @@ export class Link {
   /** Opens a link pinned on a bpffs; a pin that is a program or a map is a PinError. */
   static openPinned(path: string): Link {
     const fd = objGet(path);
-    if (!isLinkFd(fd)) {
+    if (fdKind(fd) !== "link") {
       native().close(fd);
       throw new PinError(`${path} is pinned but is not a BPF link (a program or a map?)`);
     }
