@@ -77,8 +77,8 @@ export function markdownTable(comparisons: readonly Comparison[]): string {
 function targetText(c: Comparison, r: number): string {
   const t = c.target;
   if (!t) return "";
-  if (t.atLeast !== undefined) return `>= ${t.atLeast}x: ${r >= t.atLeast ? "met" : "NOT met"}`;
-  if (t.atMost !== undefined) return `<= ${t.atMost}x: ${r <= t.atMost ? "met" : "NOT met"}`;
+  if (t.atLeast !== undefined) return `>= ${+t.atLeast.toFixed(2)}x: ${r >= t.atLeast ? "met" : "NOT met"}`;
+  if (t.atMost !== undefined) return `<= ${+t.atMost.toFixed(2)}x: ${r <= t.atMost ? "met" : "NOT met"}`;
   return "";
 }
 

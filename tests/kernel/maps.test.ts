@@ -8,7 +8,7 @@ import { ipv4, lpmKey, none, u32, u64 } from "../../src/bpf/map/codec.js";
 import { BpfProgram } from "../../src/bpf/prog/program.js";
 import { possibleCpus } from "../../src/bpf/sys/cpus.js";
 import { native } from "../../src/bpf/sys/native.js";
-import { createNetns, deleteNetns, withNetns } from "../helpers/netns.js";
+import { createNetns, deleteNetns, withNetns } from "../../src/testbed/netns.js";
 import { returns } from "./asm.js";
 import { openBoundXsk } from "./xsk.js";
 

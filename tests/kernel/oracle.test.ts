@@ -7,7 +7,7 @@ import { AttachType, MapFlags, MapType, ProgType } from "../../src/bpf/constants
 import { BpfMap } from "../../src/bpf/map/map.js";
 import { u32, u64 } from "../../src/bpf/map/codec.js";
 import { BpfProgram } from "../../src/bpf/prog/program.js";
-import { mountBpffs, type Bpffs } from "../helpers/bpffs.js";
+import { mountBpffs, type Bpffs } from "../../src/testbed/bpffs.js";
 import { ldMapFd, program, returns, R1 } from "./asm.js";
 
 const bpftool = (...args: string[]): unknown =>

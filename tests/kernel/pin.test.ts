@@ -18,8 +18,8 @@ import {
 import { BpfProgram } from "../../src/bpf/prog/program.js";
 import { linkCreateRaw } from "../../src/bpf/sys/bpf.js";
 import { native } from "../../src/bpf/sys/native.js";
-import { mountBpffs, type Bpffs } from "../helpers/bpffs.js";
-import { createNetns, deleteNetns } from "../helpers/netns.js";
+import { mountBpffs, type Bpffs } from "../../src/testbed/bpffs.js";
+import { createNetns, deleteNetns } from "../../src/testbed/netns.js";
 import { returns } from "./asm.js";
 
 let fs: Bpffs;

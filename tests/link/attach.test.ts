@@ -14,7 +14,7 @@ import {
 import { listTcFilters, queryXdp } from "../../src/bpf/netlink/index.js";
 import { NetlinkError, NotSupportedError, PlexusBpfError } from "../../src/bpf/errors.js";
 import { ENODEV } from "../../src/bpf/sys/errno.js";
-import { ping, withNetns } from "../helpers/netns.js";
+import { ping, withNetns } from "../../src/testbed/netns.js";
 import { Slot } from "./support/programs.js";
 import { scenario, waitFor } from "./support/scenario.js";
 

@@ -5,7 +5,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { native } from "../../src/bpf/sys/native.js";
-import { isBpffsMounted, mountBpffs } from "../helpers/bpffs.js";
+import { isBpffsMounted, mountBpffs } from "../../src/testbed/bpffs.js";
 import {
   cleanup,
   enterNetns,
@@ -16,7 +16,7 @@ import {
   threeNs,
   twoHosts,
   withNetns,
-} from "../helpers/netns.js";
+} from "../../src/testbed/netns.js";
 
 const rootIfindex = (name: string) => native().ifNameToIndex(name);
 

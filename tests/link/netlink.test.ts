@@ -20,7 +20,7 @@ import {
 } from "../../src/bpf/netlink/index.js";
 import { NetlinkError } from "../../src/bpf/errors.js";
 import { EBUSY, EEXIST, ENODEV } from "../../src/bpf/sys/errno.js";
-import { exec, ping, withNetns } from "../helpers/netns.js";
+import { exec, ping, withNetns } from "../../src/testbed/netns.js";
 import { Slot } from "./support/programs.js";
 import { scenario } from "./support/scenario.js";
 

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { type TcxLink, attachTcx, queryTcx } from "../../src/bpf/link/index.js";
 import { BpfError } from "../../src/bpf/errors.js";
-import { ping, withNetns } from "../helpers/netns.js";
+import { ping, withNetns } from "../../src/testbed/netns.js";
 import { Slot } from "./support/programs.js";
 import { scenario } from "./support/scenario.js";
 

@@ -7,8 +7,8 @@ import { Link, attachXdp } from "../../src/bpf/link/index.js";
 import { attachXdpNetlink, detachXdpNetlink, queryXdp } from "../../src/bpf/netlink/index.js";
 import { BpfError, NetlinkError, PinError } from "../../src/bpf/errors.js";
 import { EBUSY, ENODEV } from "../../src/bpf/sys/errno.js";
-import { mountBpffs } from "../helpers/bpffs.js";
-import { ping, withNetns } from "../helpers/netns.js";
+import { mountBpffs } from "../../src/testbed/bpffs.js";
+import { ping, withNetns } from "../../src/testbed/netns.js";
 import { Slot } from "./support/programs.js";
 import { scenario, waitFor } from "./support/scenario.js";
 

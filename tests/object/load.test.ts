@@ -7,8 +7,8 @@ import { PinError, VerifierError } from "../../src/bpf/errors.js";
 import { BpfMap } from "../../src/bpf/map/map.js";
 import { BpfObject } from "../../src/bpf/object/object.js";
 import type { LoadedObject } from "../../src/bpf/object/load.js";
-import { mountBpffs } from "../helpers/bpffs.js";
-import type { Bpffs } from "../helpers/bpffs.js";
+import { mountBpffs } from "../../src/testbed/bpffs.js";
+import type { Bpffs } from "../../src/testbed/bpffs.js";
 import { fixture } from "../helpers/fixtures.js";
 import { arpFrame, ipv6Frame, udp4Frame } from "../helpers/packets.js";
 

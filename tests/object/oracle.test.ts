@@ -8,8 +8,8 @@ import { after, before, describe, test } from "node:test";
 import { progTypeName } from "../../src/bpf/constants.js";
 import { BpfMap } from "../../src/bpf/map/map.js";
 import { BpfObject } from "../../src/bpf/object/object.js";
-import { mountBpffs } from "../helpers/bpffs.js";
-import type { Bpffs } from "../helpers/bpffs.js";
+import { mountBpffs } from "../../src/testbed/bpffs.js";
+import type { Bpffs } from "../../src/testbed/bpffs.js";
 import { fixture } from "../helpers/fixtures.js";
 
 interface MapShape {

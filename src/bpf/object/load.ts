@@ -18,7 +18,7 @@ import { kconfigData } from "./kconfig.js";
 import type { MapSpec, ObjectSpec, ProgramSpec } from "./spec.js";
 
 export interface LoadOptions {
-  /** Directory where maps with pinning (LIBBPF_PIN_BY_NAME, iproute2 PIN_GLOBAL_NS) are pinned by name. */
+  /** Directory where maps with pinning (LIBBPF_PIN_BY_NAME, iproute2 PIN_GLOBAL_NS) are pinned by name (default /sys/fs/bpf, as libbpf). */
   pinRoot?: string;
   /** Pin these maps at these paths (also pins maps the object does not mark as pinned). */
   pinPaths?: Record<string, string>;
@@ -187,8 +187,7 @@ export async function loadObject(spec: ObjectSpec, opts: LoadOptions = {}): Prom
       }
       const create = { ...createOptions(m, btfFd), ...(inner ? { innerMapFd: inner.fd } : {}) };
       const pinPath =
-        opts.pinPaths?.[m.name] ??
-        (m.pinning !== "none" ? pinPathFor(m, opts.pinRoot, spec.file) : undefined);
+        opts.pinPaths?.[m.name] ?? (m.pinning !== "none" ? pinPathFor(m, opts.pinRoot) : undefined);
       let map: BpfMap;
       let isNew = true;
       try {
@@ -297,10 +296,9 @@ export async function loadObject(spec: ObjectSpec, opts: LoadOptions = {}): Prom
   }
 }
 
-function pinPathFor(m: MapSpec, root: string | undefined, file: string): string {
-  if (!root)
-    throw new PinError(
-      `${file}: map '${m.name}' is pinned by name; pass a pin root directory on a bpffs (pinRoot)`,
-    );
-  return join(root, m.name);
+/** libbpf's default pin root for maps pinned by name. */
+export const DEFAULT_PIN_ROOT = "/sys/fs/bpf";
+
+function pinPathFor(m: MapSpec, root: string | undefined): string {
+  return join(root ?? DEFAULT_PIN_ROOT, m.name);
 }

@@ -1,7 +1,7 @@
 // Child process for the harness test: builds namespaces, a bpffs and a helper process, reports
 // them on stdout, then ends the way argv[2] says ("wait" for a signal, "exit", "throw", "reject").
-import { mountBpffs } from "../../helpers/bpffs.js";
-import { spawn, twoHosts } from "../../helpers/netns.js";
+import { mountBpffs } from "../../../src/testbed/bpffs.js";
+import { spawn, twoHosts } from "../../../src/testbed/netns.js";
 
 const how = process.argv[2] ?? "wait";
 const topo = await twoHosts();

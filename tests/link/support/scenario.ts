@@ -1,6 +1,6 @@
 // Shared set-up of the attach tests: two namespaces joined by a veth pair (a pings b) and the
 // counting fixture, both torn down however the test ends.
-import { twoHosts, type TwoHosts } from "../../helpers/netns.js";
+import { twoHosts, type TwoHosts } from "../../../src/testbed/netns.js";
 import { loadLinkFixture, type LinkFixture } from "./programs.js";
 
 export async function scenario(fn: (net: TwoHosts, fx: LinkFixture) => Promise<void>): Promise<void> {
