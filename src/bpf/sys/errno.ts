@@ -39,6 +39,7 @@ const ERRNO: Record<number, [string, string]> = {
   105: ["ENOBUFS", "no buffer space available"],
   110: ["ETIMEDOUT", "connection timed out"],
   114: ["EALREADY", "operation already in progress"],
+  116: ["ESTALE", "stale handle (the attachment changed since it was read)"],
   524: ["ENOTSUPP", "operation not supported (kernel internal)"],
   526: ["ENOTSUPP", "operation not supported"],
 };
