@@ -24,12 +24,14 @@ function mutate(orig: Buffer, seed: number): Buffer {
     case 0: // truncation
       return b.subarray(0, Math.floor(r() * b.length));
     case 1: // bit flips
-      for (let i = 0, n = 1 + Math.floor(r() * 8); i < n; i++) b[Math.floor(r() * b.length)] ^= 1 << Math.floor(r() * 8);
+      for (let i = 0, n = 1 + Math.floor(r() * 8); i < n; i++)
+        b[Math.floor(r() * b.length)] ^= 1 << Math.floor(r() * 8);
       return b;
     case 2: {
       // a run of random bytes
       const at = Math.floor(r() * b.length);
-      for (let i = at; i < Math.min(b.length, at + 1 + Math.floor(r() * 64)); i++) b[i] = Math.floor(r() * 256);
+      for (let i = at; i < Math.min(b.length, at + 1 + Math.floor(r() * 64)); i++)
+        b[i] = Math.floor(r() * 256);
       return b;
     }
     default: {
@@ -41,7 +43,16 @@ function mutate(orig: Buffer, seed: number): Buffer {
   }
 }
 
-const FIXTURES = ["obj_globals", "obj_calls", "obj_map_in_map", "obj_tailcall", "obj_core", "obj_legacy_maps", "obj_maps", "obj_sections"];
+const FIXTURES = [
+  "obj_globals",
+  "obj_calls",
+  "obj_map_in_map",
+  "obj_tailcall",
+  "obj_core",
+  "obj_legacy_maps",
+  "obj_maps",
+  "obj_sections",
+];
 const PER_FIXTURE = 150;
 
 test(`${FIXTURES.length * PER_FIXTURE} mutated objects give typed errors, never a crash or a hang`, async () => {
@@ -58,7 +69,10 @@ test(`${FIXTURES.length * PER_FIXTURE} mutated objects give typed errors, never 
         accepted++;
       } catch (e) {
         assert.ok(e instanceof ObjectFileError, `${name} seed ${seed}: untyped ${String(e)}`);
-        assert.ok(!(e instanceof MalformedObjectError), `${name} seed ${seed}: internal error ${String((e as MalformedObjectError).internal)}`);
+        assert.ok(
+          !(e instanceof MalformedObjectError),
+          `${name} seed ${seed}: internal error ${String((e as MalformedObjectError).internal)}`,
+        );
         assert.ok(e.message.includes(`${name}#${seed}`), "the error names the file");
         typed++;
       }
