@@ -111,3 +111,45 @@ export class NetlinkError extends PlexusBpfError {
     super(`${operation}: ${errnoName(errno)} (${errnoMessage(errno)})${extack ? `: ${extack}` : ""}`);
   }
 }
+
+/** The userspace runtime (plexus/vm) refused a program or object at load time. */
+export class VmLoadError extends PlexusBpfError {
+  override name = "VmLoadError";
+  constructor(
+    readonly program: string,
+    /** Index of the offending instruction, when one is to blame. */
+    readonly instruction: number | undefined,
+    message: string,
+  ) {
+    super(`${program}${instruction !== undefined ? `: instruction ${instruction}` : ""}: ${message}`);
+  }
+}
+
+/** What stopped a run of the userspace runtime. */
+export type VmFaultKind =
+  | "memory"
+  | "budget"
+  | "call-depth"
+  | "helper"
+  | "division"
+  | "unreleased-reference"
+  | "internal";
+
+/**
+ * A program run of the userspace runtime stopped: a memory access outside the regions the program
+ * may touch, an exhausted instruction budget, a bad helper argument... The host is never affected.
+ */
+export class VmFault extends PlexusBpfError {
+  override name = "VmFault";
+  constructor(
+    readonly kind: VmFaultKind,
+    readonly program: string,
+    /** Instruction index in the program's linked instructions (-1 when unknown). */
+    readonly instruction: number,
+    message: string,
+    /** memory faults: the address, access size, direction and the region nearest to it. */
+    readonly access?: { address: bigint; size: number; write: boolean; region: string },
+  ) {
+    super(`${program}: instruction ${instruction}: ${message}`);
+  }
+}

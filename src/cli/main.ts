@@ -3,6 +3,7 @@ import { Command, CommanderError } from "commander";
 import { PlexusBpfError } from "../bpf/errors.js";
 import { registerObjCommands } from "./commands/obj.js";
 import { registerProgCommands } from "./commands/prog.js";
+import { registerVmCommands } from "./commands/vm.js";
 import { UsageError } from "./errors.js";
 
 export function buildProgram(): Command {
@@ -12,6 +13,7 @@ export function buildProgram(): Command {
     .exitOverride();
   registerObjCommands(program);
   registerProgCommands(program);
+  registerVmCommands(program);
   return program;
 }
 
