@@ -25,6 +25,7 @@ import { native, type NativeBackend } from "../sys/native.js";
 import type { Codec } from "./codec.js";
 import { BatchCursor, type BatchChunk } from "./batch.js";
 import { TypedMap } from "./typed.js";
+import type { MapHandle } from "./handle.js";
 
 export type { MapInfo } from "../sys/info.js";
 export { BatchCursor, type BatchChunk } from "./batch.js";
@@ -59,7 +60,7 @@ function createHint(o: MapCreateOptions): string | undefined {
   return undefined;
 }
 
-export class BpfMap {
+export class BpfMap implements MapHandle {
   readonly fd: number;
   readonly id: number;
   readonly type: number;

@@ -1,7 +1,7 @@
 // A typed view of a map: keys and values go through codecs instead of raw bytes.
 import { PlexusBpfError } from "../errors.js";
 import { asField, type Codec, type FieldCodec } from "./codec.js";
-import type { BpfMap } from "./map.js";
+import type { MapHandle } from "./handle.js";
 
 export class TypedMap<K, V> {
   readonly #k: FieldCodec<K>;
@@ -10,7 +10,7 @@ export class TypedMap<K, V> {
   readonly #valueBuf: Buffer;
 
   constructor(
-    readonly map: BpfMap,
+    readonly map: MapHandle,
     key: Codec<K>,
     value: Codec<V>,
   ) {
