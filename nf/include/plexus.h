@@ -362,7 +362,8 @@ static __always_inline int px_next(const struct px_ctx *pc)
  */
 static __always_inline int px_to_cp(const struct px_ctx *pc, __u32 reason, __u32 user)
 {
-	__u32 zero = 0, len = px_len(pc), cap;
+	__u32 zero = 0, len = px_len(pc);
+	__u64 cap; /* 64-bit: clang's 32-bit zero-extension would check a copy the verifier loses */
 	struct px_event *ev = bpf_map_lookup_elem(&px_scratch, &zero);
 
 	px_count_drop(pc->slot, pc->in_port, PX_RX, PX_DROP_TO_CP);
@@ -377,6 +378,8 @@ static __always_inline int px_to_cp(const struct px_ctx *pc, __u32 reason, __u32
 	ev->tstamp = bpf_ktime_get_ns();
 	ev->user = user;
 	ev->pad = 0;
+	/* Keep the compiler from folding this check away: the verifier needs it at the call. */
+	asm volatile("" : "+r"(cap));
 	if (cap < 1 || cap > PX_CP_MAXLEN)
 		return PX_VERDICT_DROP;
 #ifdef PX_HOOK_XDP
