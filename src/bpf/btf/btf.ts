@@ -4,7 +4,10 @@ import { formatType } from "./format.js";
 import { marshalBtf } from "./marshal.js";
 import { findMember } from "./members.js";
 import type { MemberLookup } from "./members.js";
-import { parseBtf } from "./parse.js";
+import { essentialName } from "./core-compat.js";
+import { RawNameIndex } from "./name-index.js";
+import { checkEntries, decodeType, indexBtf } from "./parse.js";
+import type { BtfTypeSection } from "./parse.js";
 import { BtfStrings } from "./strings.js";
 import type { BtfKindName, BtfType } from "./types.js";
 
@@ -18,6 +21,13 @@ export interface BtfParseOptions {
   base?: Btf;
   /** Used in error messages. */
   fileName?: string;
+  /**
+   * Check the names and type ids inside each type's entries (members, parameters, enumerators,
+   * section variables) when the type is first decoded instead of here, so that parsing costs one
+   * pass over the type headers. For large trusted blobs such as the kernel's: a corrupt entry is
+   * then reported (as a BtfError) by the lookup that decodes its type.
+   */
+  lazy?: boolean;
 }
 
 export interface BtfOptions {
@@ -33,54 +43,88 @@ const isModifier = (k: BtfKindName) =>
   k === "typedef" || k === "const" || k === "volatile" || k === "restrict" || k === "type_tag";
 
 export class Btf {
-  /** Every type by id: [0] is void; split BTF includes its base's types. */
-  readonly types: readonly BtfType[];
   readonly base: Btf | undefined;
   /** First id of this BTF's own types (1, or the base's type count for split BTF). */
   readonly firstTypeId: number;
   readonly strings: BtfStrings;
   readonly fileName: string | undefined;
-  private nameIndex: Map<string, BtfType[]> | undefined;
+  /** Own types by id - firstTypeId; for parsed BTF, filled as types are first used. */
+  private own: (BtfType | undefined)[];
+  /** The validated records of parsed BTF, decoded on demand; undefined for built BTF. */
+  private raw: BtfTypeSection | undefined;
+  private decoded = 0;
+  private allTypes: readonly BtfType[] | undefined;
+  private rawNames: RawNameIndex | undefined;
+  /** Built BTF: own types by essential name. */
+  private builtNames: Map<string, BtfType[]> | undefined;
 
   /** Builds a BTF from own types whose ids run from firstTypeId (1, or the base's type count). */
   constructor(ownTypes: readonly BtfType[], opts: BtfOptions = {}) {
     this.base = opts.base;
     this.fileName = opts.fileName;
-    this.firstTypeId = opts.base ? opts.base.types.length : 1;
+    this.firstTypeId = opts.base ? opts.base.typeCount : 1;
     this.strings = opts.strings ?? new BtfStrings(new Uint8Array(opts.base ? 0 : 1), opts.base?.strings);
     if (this.strings.base !== opts.base?.strings)
       throw new BtfError(
         "the string table of split BTF must continue its base's string table",
         opts.fileName,
       );
-    const base = opts.base?.types ?? [VOID];
-    const all = new Array<BtfType>(base.length + ownTypes.length);
-    for (let i = 0; i < base.length; i++) all[i] = base[i];
-    for (let i = 0; i < ownTypes.length; i++) {
-      const t = ownTypes[i];
-      if (t.id !== this.firstTypeId + i)
+    for (let i = 0; i < ownTypes.length; i++)
+      if (ownTypes[i].id !== this.firstTypeId + i)
         throw new BtfError(
-          `type at position ${i} has id ${t.id}, expected ${this.firstTypeId + i}`,
+          `type at position ${i} has id ${ownTypes[i].id}, expected ${this.firstTypeId + i}`,
           opts.fileName,
         );
-      all[base.length + i] = t;
-    }
-    this.types = all;
+    this.own = ownTypes.slice();
+    this.decoded = ownTypes.length;
   }
 
-  /** Parses binary BTF (a .BTF section, or /sys/kernel/btf/vmlinux; with `base`, split module BTF). */
+  /**
+   * Parses binary BTF (a .BTF section, or /sys/kernel/btf/vmlinux; with `base`, split module BTF).
+   * The whole blob is validated here (see `lazy`), but a type is only decoded into its object on
+   * first use, so parsing the kernel's 100k+ types costs one pass over the bytes.
+   */
   static parse(buf: Uint8Array, opts: BtfParseOptions = {}): Btf {
-    const { types, strings } = parseBtf(buf, {
-      firstTypeId: opts.base ? opts.base.types.length : 1,
+    const raw = indexBtf(buf, {
+      firstTypeId: opts.base ? opts.base.typeCount : 1,
       baseStrings: opts.base?.strings,
       fileName: opts.fileName,
+      lazy: opts.lazy,
     });
-    return new Btf(types, { base: opts.base, strings, fileName: opts.fileName });
+    const btf = new Btf([], { base: opts.base, strings: raw.strings, fileName: opts.fileName });
+    btf.raw = raw;
+    btf.own = new Array<BtfType | undefined>(raw.offsets.length);
+    return btf;
+  }
+
+  /** Number of type ids, void and the base's types included: the last id is typeCount - 1. */
+  get typeCount(): number {
+    return this.firstTypeId + this.own.length;
+  }
+
+  /** How many own types have been decoded into objects so far (all of them for built BTF). */
+  get decodedTypeCount(): number {
+    return this.decoded;
+  }
+
+  /**
+   * Every type by id: [0] is void; split BTF includes its base's types. Decodes every type:
+   * lookups should use typeById, typesByName and typeCount.
+   */
+  get types(): readonly BtfType[] {
+    if (!this.allTypes) {
+      const all: BtfType[] = this.base ? this.base.types.slice() : [VOID];
+      for (let id = this.firstTypeId; id < this.typeCount; id++) all.push(this.typeById(id));
+      this.allTypes = all;
+    }
+    return this.allTypes;
   }
 
   /** This BTF's own types (without void and without the base's). */
   get ownTypes(): readonly BtfType[] {
-    return this.types.slice(this.firstTypeId);
+    const out = new Array<BtfType>(this.own.length);
+    for (let i = 0; i < out.length; i++) out[i] = this.typeById(this.firstTypeId + i);
+    return out;
   }
 
   /** Binary BTF of the own types (split BTF stays split): parse(marshal()) gives back the same types. */
@@ -92,10 +136,26 @@ export class Btf {
     return new BtfError(message, this.fileName);
   }
 
+  /** Whether `id` names a type (void included). */
+  hasType(id: number): boolean {
+    return Number.isInteger(id) && id >= 0 && id < this.typeCount;
+  }
+
   typeById(id: number): BtfType {
-    const t = this.types[id];
-    if (t === undefined) throw this.error(`no BTF type with id ${id} (last id is ${this.types.length - 1})`);
-    return t;
+    if (id >= this.firstTypeId) {
+      const i = id - this.firstTypeId;
+      const t = this.own[i];
+      if (t !== undefined) return t;
+      if (this.raw && Number.isInteger(i) && i < this.own.length) {
+        if (this.raw.lazy) checkEntries(this.raw, id, this.fileName);
+        const d = decodeType(this.raw, id);
+        this.own[i] = d;
+        this.decoded++;
+        return d;
+      }
+    } else if (id === 0) return this.base ? this.base.typeById(0) : VOID;
+    else if (this.base && id > 0 && Number.isInteger(id)) return this.base.typeById(id);
+    throw this.error(`no BTF type with id ${id} (last id is ${this.typeCount - 1})`);
   }
 
   /** The string at an offset of the string table. */
@@ -105,22 +165,44 @@ export class Btf {
     return s;
   }
 
-  /** Every type with this name (base types first), in id order. Built lazily on first use. */
-  typesByName(name: string): readonly BtfType[] {
-    if (!this.nameIndex) {
-      const index = new Map<string, BtfType[]>();
-      for (let i = this.firstTypeId; i < this.types.length; i++) {
-        const t = this.types[i];
-        if (t.name === "") continue;
-        const list = index.get(t.name);
-        if (list) list.push(t);
-        else index.set(t.name, [t]);
-      }
-      this.nameIndex = index;
+  /** Own type ids by name (exact) or essential name, from the raw records or the built types. */
+  private ownIdsByName(name: string, exact: boolean): number[] {
+    if (this.raw) {
+      this.rawNames ??= new RawNameIndex(this.raw);
+      return this.rawNames.lookup(name, exact);
     }
-    const own = this.nameIndex.get(name) ?? [];
-    const inBase = this.base?.typesByName(name) ?? [];
+    if (!this.builtNames) {
+      const index = new Map<string, BtfType[]>();
+      for (const t of this.own as BtfType[]) {
+        if (t.name === "") continue;
+        const key = essentialName(t.name);
+        const list = index.get(key);
+        if (list) list.push(t);
+        else index.set(key, [t]);
+      }
+      this.builtNames = index;
+    }
+    const list = this.builtNames.get(essentialName(name)) ?? [];
+    return (exact ? list.filter((t) => t.name === name) : list).map((t) => t.id);
+  }
+
+  private byName(name: string, exact: boolean): readonly BtfType[] {
+    const inBase = this.base?.byName(name, exact) ?? [];
+    const own = name === "" ? [] : this.ownIdsByName(name, exact).map((id) => this.typeById(id));
     return inBase.length === 0 ? own : own.length === 0 ? inBase : [...inBase, ...own];
+  }
+
+  /** Every type with this name (base types first), in id order. Decodes only the types named so. */
+  typesByName(name: string): readonly BtfType[] {
+    return this.byName(name, true);
+  }
+
+  /**
+   * Every type whose essential name (without a `___flavor` suffix, as libbpf strips it) is
+   * `name`'s: the candidates of a CO-RE relocation. Base types first, in id order.
+   */
+  typesByEssentialName(name: string): readonly BtfType[] {
+    return this.byName(name, false);
   }
 
   /** The first type with this name (and kind); undefined when there is none. */

@@ -38,32 +38,15 @@ export class CoreCandidateCache {
 
 const U64 = (v: bigint | number) => BigInt.asUintN(64, BigInt(v));
 
-const essentialIndexes = new WeakMap<Btf, Map<string, BtfType[]>>();
-
-/** Target types by essential name (flavor suffix stripped), built once per target BTF. */
-function essentialIndex(targ: Btf): Map<string, BtfType[]> {
-  let index = essentialIndexes.get(targ);
-  if (!index) {
-    index = new Map();
-    for (let i = 1; i < targ.types.length; i++) {
-      const t = targ.types[i];
-      if (t.name === "") continue;
-      const key = essentialName(t.name);
-      const list = index.get(key);
-      if (list) list.push(t);
-      else index.set(key, [t]);
-    }
-    essentialIndexes.set(targ, index);
-  }
-  return index;
-}
-
 /** Target types with the local type's essential name and a compatible kind (bpf_core_add_cands). */
 export function findCandidates(local: Btf, localId: number, targ: Btf): number[] {
   const lt = local.typeById(localId);
   const name = essentialName(lt.name);
   if (name === "") throw new CoreError(`relocations against anonymous types are not supported`);
-  return (essentialIndex(targ).get(name) ?? []).filter((t) => kindsCoreCompat(t, lt)).map((t) => t.id);
+  return targ
+    .typesByEssentialName(lt.name)
+    .filter((t) => kindsCoreCompat(t, lt))
+    .map((t) => t.id);
 }
 
 interface FieldValue {

@@ -42,7 +42,9 @@ export function fixupDatasecs(btf: Btf, elf: ElfFile): Btf {
 
   function int32(): number {
     // libbpf uses the first 32-bit int of the object; add one if there is none.
-    const found = [...(btf.base?.types ?? []), ...types].find((t) => t.kind === "int" && t.bits === 32);
+    const is32 = (t: BtfType) => t.kind === "int" && t.bits === 32;
+    for (let id = 1; id < first; id++) if (is32(btf.typeById(id))) return id;
+    const found = types.find(is32);
     if (found) return found.id;
     const t: BtfInt = {
       id: first + types.length,

@@ -21,8 +21,8 @@ export function formatType(
   budget = { nodes: MAX_NODES },
 ): string {
   if (depth > MAX_DEPTH || --budget.nodes < 0) return join("...", declarator);
-  const t = btf.types[id];
-  if (t === undefined) return join(`<bad type ${id}>`, declarator);
+  if (!btf.hasType(id)) return join(`<bad type ${id}>`, declarator);
+  const t = btf.typeById(id);
   const next = (tid: number, decl: string) => formatType(btf, tid, decl, depth + 1, budget);
   switch (t.kind) {
     case "void":
@@ -45,7 +45,7 @@ export function formatType(
     case "volatile":
     case "restrict": {
       // A qualified pointer is written after the star (`char *const`), anything else before.
-      if (btf.types[t.type]?.kind === "ptr")
+      if (btf.hasType(t.type) && btf.typeById(t.type).kind === "ptr")
         return next(t.type, declarator ? `${t.kind} ${declarator}` : t.kind);
       return `${t.kind} ${next(t.type, declarator)}`;
     }

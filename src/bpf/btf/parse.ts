@@ -1,4 +1,5 @@
-// Decodes the binary BTF format (include/uapi/linux/btf.h) into the type model of types.ts.
+// Reads the binary BTF format (include/uapi/linux/btf.h): one validating pass that records where
+// each type record starts, and a decoder that turns one record into the type model of types.ts.
 import { BtfError } from "../errors.js";
 import { BtfStrings } from "./strings.js";
 import type { BtfKindName, BtfLinkage, BtfMember, BtfType } from "./types.js";
@@ -38,10 +39,16 @@ const INT_SIGNED = 1;
 const INT_CHAR = 2;
 const INT_BOOL = 4;
 
-export interface ParsedBtf {
-  /** Own types in id order, starting at `firstTypeId`. */
-  types: BtfType[];
-  strings: BtfStrings;
+/** A validated BTF blob: where each own type's record starts, decoded on demand by decodeType. */
+export interface BtfTypeSection {
+  /** Over the whole blob. */
+  readonly view: DataView;
+  /** Byte offset (in `view`) of each own type's record, in id order. */
+  readonly offsets: Uint32Array;
+  readonly firstTypeId: number;
+  readonly strings: BtfStrings;
+  /** The names and type ids inside entries are still unchecked: checkEntries before decoding. */
+  readonly lazy: boolean;
 }
 
 export interface ParseContext {
@@ -49,10 +56,72 @@ export interface ParseContext {
   firstTypeId: number;
   baseStrings?: BtfStrings;
   fileName?: string;
+  /** Leave the entries (members, parameters, enumerators, section variables) to checkEntries. */
+  lazy?: boolean;
 }
 
-/** Parses a BTF blob (the .BTF section or /sys/kernel/btf/*). */
-export function parseBtf(buf: Uint8Array, ctx: ParseContext): ParsedBtf {
+/** Bytes a record takes after its 12-byte header, by kind number, plus vlen entries of... */
+const EXTRA_FIXED = [0, 4, 0, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 4, 0, 0, 4, 0, 0];
+/** ...this many bytes each. */
+const EXTRA_PER_VLEN = [0, 0, 0, 0, 12, 12, 8, 0, 0, 0, 0, 0, 0, 8, 0, 12, 0, 0, 0, 12];
+/** What follows the header, for truncation messages (`#` is vlen). */
+const WHAT_FOLLOWS = [
+  "",
+  "int encoding",
+  "",
+  "the array descriptor",
+  "# members",
+  "# members",
+  "# enum values",
+  "",
+  "",
+  "",
+  "",
+  "",
+  "",
+  "# parameters",
+  "the var linkage",
+  "# variables",
+  "",
+  "the component index",
+  "",
+  "# enum values",
+];
+/** Kinds whose entries start with a name offset, and what the entries are (`#` is the type id). */
+const ENTRY_NAMED = KIND_NAMES.map((k) => ["struct", "union", "enum", "enum64", "func_proto"].includes(k));
+const ENTRY_WHAT = KIND_NAMES.map((k) =>
+  k === "func_proto"
+    ? "parameter of BTF func_proto #"
+    : k.startsWith("enum")
+      ? "value of BTF enum #"
+      : "member of BTF type #",
+);
+/** Offset of a type id in each entry (-1: none). */
+const ENTRY_TYPE_AT = KIND_NAMES.map((k) =>
+  k === "struct" || k === "union" || k === "func_proto" ? 4 : k === "datasec" ? 0 : -1,
+);
+/** Kinds whose header's size_type field is a type id. */
+const REF_IN_HEADER = KIND_NAMES.map((k) =>
+  [
+    "ptr",
+    "typedef",
+    "volatile",
+    "const",
+    "restrict",
+    "type_tag",
+    "func",
+    "func_proto",
+    "var",
+    "decl_tag",
+  ].includes(k),
+);
+
+/**
+ * Validates a BTF blob (the .BTF section or /sys/kernel/btf/*) as a full decode would, without
+ * building a single type object: every check of decodeType's input happens here, so a type
+ * decoded later cannot fail.
+ */
+export function indexBtf(buf: Uint8Array, ctx: ParseContext): BtfTypeSection {
   const fail = (msg: string) => new BtfError(msg, ctx.fileName);
   if (buf.length < 8)
     throw fail(`BTF is truncated: ${buf.length} bytes, the header alone needs ${BTF_HEADER_SIZE}`);
@@ -93,186 +162,250 @@ export function parseBtf(buf: Uint8Array, ctx: ParseContext): ParsedBtf {
   if (strLen > 0 && strBytes[strLen - 1] !== 0) throw fail("BTF string section does not end with a NUL byte");
   const strings = new BtfStrings(strBytes, ctx.baseStrings);
 
-  /** Name at `off`; `what`/`index` only build the message on failure (no closure per name). */
-  const name = (off: number, what: string, index: number): string => {
-    if (off === 0) return "";
-    const s = strings.get(off);
-    if (s === undefined)
-      throw fail(
-        `${what.replace("#", String(index))}: name offset ${off} is outside the string section (${strings.end} bytes)`,
-      );
-    return s;
-  };
+  const base = hdrLen + typeOff;
+  const lazy = ctx.lazy === true;
+  const offsets = indexRecords(v, base, base + typeLen, ctx.firstTypeId, strings, fail, lazy);
+  return { view: v, offsets, firstTypeId: ctx.firstTypeId, strings, lazy };
+}
 
-  const types: BtfType[] = [];
-  let id = ctx.firstTypeId;
-  let at = hdrLen + typeOff;
-  const end = at + typeLen;
+/**
+ * The validating pass over the type records in v[base..end): returns where each record starts.
+ * It runs over every record of a 5+ MB kernel blob on a cold start, so it is a function of its
+ * own (compiled quickly), keeps its state in locals and leaves messages to the error paths.
+ */
+function indexRecords(
+  v: DataView,
+  base: number,
+  end: number,
+  firstTypeId: number,
+  strings: BtfStrings,
+  fail: (msg: string) => BtfError,
+  lazy: boolean,
+): Uint32Array {
+  const ownStart = strings.start;
+  const strEnd = strings.end;
+  const badName = (off: number) => (off < ownStart ? !strings.has(off) : off >= strEnd);
+  const nameError = (off: number, what: string) =>
+    fail(`${what}: name offset ${off} is outside the string section (${strEnd} bytes)`);
+  const truncated = (id: number, at: number, n: number, what: string) =>
+    fail(`BTF type ${id} is truncated: ${what} needs ${n} bytes at offset ${at - base}, ${end - at} left`);
+
+  // Every record is at least 12 bytes, which bounds the number of types.
+  const maxTypes = Math.floor((end - base) / TYPE_HEADER_SIZE);
+  let offsets = new Uint32Array(Math.min(1024, maxTypes));
+  let count = 0;
+  let id = firstTypeId;
+  let at = base;
   let maxRef = 0;
   let maxRefFrom = 0;
-  const ref = (t: number) => {
-    if (t > maxRef) {
-      maxRef = t;
-      maxRefFrom = id;
-    }
-    return t;
-  };
-  const need = (n: number, what: string) => {
-    if (at + n > end)
-      throw fail(
-        `BTF type ${id} is truncated: ${what} needs ${n} bytes at offset ${at - hdrLen - typeOff}, ${end - at} left`,
-      );
-  };
 
   while (at < end) {
-    need(TYPE_HEADER_SIZE, "the type header");
+    if (at + TYPE_HEADER_SIZE > end) throw truncated(id, at, TYPE_HEADER_SIZE, "the type header");
+    if (count === offsets.length) {
+      const grown = new Uint32Array(Math.min(offsets.length * 4, maxTypes));
+      grown.set(offsets);
+      offsets = grown;
+    }
+    offsets[count++] = at;
     const nameOff = v.getUint32(at, true);
     const info = v.getUint32(at + 4, true);
     const sizeOrType = v.getUint32(at + 8, true);
-    at += TYPE_HEADER_SIZE;
     const kindNo = (info >>> 24) & 0x1f;
     const vlen = info & 0xffff;
-    const kindFlag = info >>> 31 === 1;
-    const kind = KIND_NAMES[kindNo];
-    if (kind === undefined || kind === "void") throw fail(`BTF type ${id} has unknown kind ${kindNo}`);
-    const tname = name(nameOff, `BTF type # (${kind})`, id);
-    let t: BtfType;
-    switch (kind) {
-      case "int": {
-        need(4, "int encoding");
-        const enc = v.getUint32(at, true);
-        at += 4;
-        const e = (enc >>> 24) & 0x0f;
-        t = {
-          id,
-          name: tname,
-          kind,
-          size: sizeOrType,
-          signed: (e & INT_SIGNED) !== 0,
-          char: (e & INT_CHAR) !== 0,
-          bool: (e & INT_BOOL) !== 0,
-          bitOffset: (enc >>> 16) & 0xff,
-          bits: enc & 0xff,
-        };
-        break;
-      }
-      case "ptr":
-        t = { id, name: tname, kind, type: ref(sizeOrType) };
-        break;
-      case "array":
-        need(12, "the array descriptor");
-        t = {
-          id,
-          name: tname,
-          kind,
-          type: ref(v.getUint32(at, true)),
-          indexType: ref(v.getUint32(at + 4, true)),
-          nelems: v.getUint32(at + 8, true),
-        };
-        at += 12;
-        break;
-      case "struct":
-      case "union": {
-        need(vlen * 12, `${vlen} members`);
-        const members: BtfMember[] = new Array(vlen);
-        let bitfields = false;
-        for (let i = 0; i < vlen; i++, at += 12) {
-          const mOff = v.getUint32(at, true);
-          const off = v.getUint32(at + 8, true);
-          const bitfieldSize = kindFlag ? off >>> 24 : 0;
-          if (bitfieldSize) bitfields = true;
-          members[i] = {
-            name: name(mOff, `member of BTF type #`, id),
-            type: ref(v.getUint32(at + 4, true)),
-            bitOffset: kindFlag ? off & 0xffffff : off,
-            bitfieldSize,
-          };
+    if (kindNo === 0 || kindNo >= KIND_NAMES.length) throw fail(`BTF type ${id} has unknown kind ${kindNo}`);
+    if (nameOff !== 0 && badName(nameOff)) throw nameError(nameOff, `BTF type ${id} (${KIND_NAMES[kindNo]})`);
+    at += TYPE_HEADER_SIZE;
+    const next = at + EXTRA_FIXED[kindNo] + vlen * EXTRA_PER_VLEN[kindNo];
+    if (next > end) throw truncated(id, at, next - at, WHAT_FOLLOWS[kindNo].replace("#", String(vlen)));
+    // Types this record refers to: one in the header for these kinds, more in the entries below.
+    let ref = REF_IN_HEADER[kindNo] ? sizeOrType : 0;
+    if (kindNo === 3) {
+      // array: element and index types
+      const elem = v.getUint32(at, true);
+      const index = v.getUint32(at + 4, true);
+      ref = elem > index ? elem : index;
+    } else if (kindNo === 12 || kindNo === 14) {
+      const linkage = kindNo === 12 ? vlen : v.getUint32(at, true);
+      if (linkage >= LINKAGES.length)
+        throw fail(
+          `BTF ${KIND_NAMES[kindNo]} ${id} (${strings.get(nameOff)}) has invalid linkage ${linkage}`,
+        );
+    } else if (!lazy && vlen !== 0 && EXTRA_PER_VLEN[kindNo] !== 0) {
+      // One table-driven loop for the entries of every kind: a branch first taken late in a
+      // 100k-type blob would throw away the optimized code of the whole loop.
+      const step = EXTRA_PER_VLEN[kindNo];
+      const named = ENTRY_NAMED[kindNo];
+      const typeAt = ENTRY_TYPE_AT[kindNo];
+      for (let e = at; e < next; e += step) {
+        if (named) {
+          const eName = v.getUint32(e, true);
+          if (eName !== 0 && badName(eName))
+            throw nameError(eName, ENTRY_WHAT[kindNo].replace("#", String(id)));
         }
-        t = { id, name: tname, kind, size: sizeOrType, members };
-        if (kindFlag && !bitfields) t.kindFlag = true;
-        break;
-      }
-      case "enum":
-      case "enum64": {
-        const rec = kind === "enum" ? 8 : 12;
-        need(vlen * rec, `${vlen} enum values`);
-        const values = new Array(vlen);
-        for (let i = 0; i < vlen; i++, at += rec) {
-          const vOff = v.getUint32(at, true);
-          let value: bigint;
-          if (kind === "enum")
-            value = BigInt(kindFlag ? v.getInt32(at + 4, true) : v.getUint32(at + 4, true));
-          else {
-            const raw = (BigInt(v.getUint32(at + 8, true)) << 32n) | BigInt(v.getUint32(at + 4, true));
-            value = kindFlag ? BigInt.asIntN(64, raw) : raw;
-          }
-          values[i] = { name: name(vOff, `value of BTF enum #`, id), value };
+        if (typeAt >= 0) {
+          const eType = v.getUint32(e + typeAt, true);
+          if (eType > ref) ref = eType;
         }
-        t = { id, name: tname, kind, size: sizeOrType, signed: kindFlag, values };
-        break;
       }
-      case "fwd":
-        t = { id, name: tname, kind, union: kindFlag };
-        break;
-      case "typedef":
-      case "volatile":
-      case "const":
-      case "restrict":
-      case "type_tag":
-        t = { id, name: tname, kind, type: ref(sizeOrType) };
-        if (kind === "type_tag" && kindFlag) t.attribute = true;
-        break;
-      case "func":
-        if (vlen >= LINKAGES.length) throw fail(`BTF func ${id} (${tname}) has invalid linkage ${vlen}`);
-        t = { id, name: tname, kind, type: ref(sizeOrType), linkage: LINKAGES[vlen] };
-        break;
-      case "func_proto": {
-        need(vlen * 8, `${vlen} parameters`);
-        const params = new Array(vlen);
-        for (let i = 0; i < vlen; i++, at += 8) {
-          const pOff = v.getUint32(at, true);
-          params[i] = {
-            name: name(pOff, `parameter of BTF func_proto #`, id),
-            type: ref(v.getUint32(at + 4, true)),
-          };
-        }
-        t = { id, name: tname, kind, returnType: ref(sizeOrType), params };
-        break;
-      }
-      case "var": {
-        need(4, "the var linkage");
-        const linkage = v.getUint32(at, true);
-        at += 4;
-        if (linkage >= LINKAGES.length) throw fail(`BTF var ${id} (${tname}) has invalid linkage ${linkage}`);
-        t = { id, name: tname, kind, type: ref(sizeOrType), linkage: LINKAGES[linkage] };
-        break;
-      }
-      case "datasec": {
-        need(vlen * 12, `${vlen} variables`);
-        const vars = new Array(vlen);
-        for (let i = 0; i < vlen; i++, at += 12)
-          vars[i] = {
-            type: ref(v.getUint32(at, true)),
-            offset: v.getUint32(at + 4, true),
-            size: v.getUint32(at + 8, true),
-          };
-        t = { id, name: tname, kind, size: sizeOrType, vars };
-        break;
-      }
-      case "float":
-        t = { id, name: tname, kind, size: sizeOrType };
-        break;
-      case "decl_tag":
-        need(4, "the component index");
-        t = { id, name: tname, kind, type: ref(sizeOrType), componentIdx: v.getInt32(at, true) };
-        at += 4;
-        if (kindFlag) t.attribute = true;
-        break;
     }
-    types.push(t);
+    if (ref > maxRef) {
+      maxRef = ref;
+      maxRefFrom = id;
+    }
+    at = next;
     id++;
   }
   if (maxRef >= id)
     throw fail(`BTF type ${maxRefFrom} refers to type ${maxRef}, but the last type id is ${id - 1}`);
-  return { types, strings };
+  return offsets.subarray(0, count);
+}
+
+/**
+ * The checks indexBtf left out of a lazy section for the entries of type `id`, with the same
+ * messages: run before decoding it.
+ */
+export function checkEntries(sec: BtfTypeSection, id: number, fileName: string | undefined): void {
+  const v = sec.view;
+  const at = sec.offsets[id - sec.firstTypeId];
+  const info = v.getUint32(at + 4, true);
+  const kindNo = (info >>> 24) & 0x1f;
+  const step = EXTRA_PER_VLEN[kindNo];
+  if (step === 0) return;
+  const lastId = sec.firstTypeId + sec.offsets.length - 1;
+  const next = at + TYPE_HEADER_SIZE + (info & 0xffff) * step;
+  let maxRef = 0;
+  for (let e = at + TYPE_HEADER_SIZE; e < next; e += step) {
+    if (ENTRY_NAMED[kindNo]) {
+      const off = v.getUint32(e, true);
+      if (off !== 0 && !sec.strings.has(off))
+        throw new BtfError(
+          `${ENTRY_WHAT[kindNo].replace("#", String(id))}: name offset ${off} is outside the string section (${sec.strings.end} bytes)`,
+          fileName,
+        );
+    }
+    if (ENTRY_TYPE_AT[kindNo] >= 0) maxRef = Math.max(maxRef, v.getUint32(e + ENTRY_TYPE_AT[kindNo], true));
+  }
+  if (maxRef > lastId)
+    throw new BtfError(
+      `BTF type ${id} refers to type ${maxRef}, but the last type id is ${lastId}`,
+      fileName,
+    );
+}
+
+/** Decodes the record of type `id` of a section indexBtf has validated (so nothing is checked here). */
+export function decodeType(sec: BtfTypeSection, id: number): BtfType {
+  const v = sec.view;
+  const strings = sec.strings;
+  const name = (off: number) => (off === 0 ? "" : (strings.get(off) as string));
+  let at = sec.offsets[id - sec.firstTypeId];
+  const nameOff = v.getUint32(at, true);
+  const info = v.getUint32(at + 4, true);
+  const sizeOrType = v.getUint32(at + 8, true);
+  at += TYPE_HEADER_SIZE;
+  const vlen = info & 0xffff;
+  const kindFlag = info >>> 31 === 1;
+  const kind = KIND_NAMES[(info >>> 24) & 0x1f];
+  const tname = name(nameOff);
+  switch (kind) {
+    case "int": {
+      const enc = v.getUint32(at, true);
+      const e = (enc >>> 24) & 0x0f;
+      return {
+        id,
+        name: tname,
+        kind,
+        size: sizeOrType,
+        signed: (e & INT_SIGNED) !== 0,
+        char: (e & INT_CHAR) !== 0,
+        bool: (e & INT_BOOL) !== 0,
+        bitOffset: (enc >>> 16) & 0xff,
+        bits: enc & 0xff,
+      };
+    }
+    case "ptr":
+      return { id, name: tname, kind, type: sizeOrType };
+    case "array":
+      return {
+        id,
+        name: tname,
+        kind,
+        type: v.getUint32(at, true),
+        indexType: v.getUint32(at + 4, true),
+        nelems: v.getUint32(at + 8, true),
+      };
+    case "struct":
+    case "union": {
+      const members: BtfMember[] = new Array(vlen);
+      let bitfields = false;
+      for (let i = 0; i < vlen; i++, at += 12) {
+        const off = v.getUint32(at + 8, true);
+        const bitfieldSize = kindFlag ? off >>> 24 : 0;
+        if (bitfieldSize) bitfields = true;
+        members[i] = {
+          name: name(v.getUint32(at, true)),
+          type: v.getUint32(at + 4, true),
+          bitOffset: kindFlag ? off & 0xffffff : off,
+          bitfieldSize,
+        };
+      }
+      const t: BtfType = { id, name: tname, kind, size: sizeOrType, members };
+      if (kindFlag && !bitfields) t.kindFlag = true;
+      return t;
+    }
+    case "enum":
+    case "enum64": {
+      const rec = kind === "enum" ? 8 : 12;
+      const values = new Array(vlen);
+      for (let i = 0; i < vlen; i++, at += rec) {
+        let value: bigint;
+        if (kind === "enum") value = BigInt(kindFlag ? v.getInt32(at + 4, true) : v.getUint32(at + 4, true));
+        else {
+          const raw = (BigInt(v.getUint32(at + 8, true)) << 32n) | BigInt(v.getUint32(at + 4, true));
+          value = kindFlag ? BigInt.asIntN(64, raw) : raw;
+        }
+        values[i] = { name: name(v.getUint32(at, true)), value };
+      }
+      return { id, name: tname, kind, size: sizeOrType, signed: kindFlag, values };
+    }
+    case "fwd":
+      return { id, name: tname, kind, union: kindFlag };
+    case "typedef":
+    case "volatile":
+    case "const":
+    case "restrict":
+    case "type_tag": {
+      const t: BtfType = { id, name: tname, kind, type: sizeOrType };
+      if (kind === "type_tag" && kindFlag) t.attribute = true;
+      return t;
+    }
+    case "func":
+      return { id, name: tname, kind, type: sizeOrType, linkage: LINKAGES[vlen] };
+    case "func_proto": {
+      const params = new Array(vlen);
+      for (let i = 0; i < vlen; i++, at += 8)
+        params[i] = { name: name(v.getUint32(at, true)), type: v.getUint32(at + 4, true) };
+      return { id, name: tname, kind, returnType: sizeOrType, params };
+    }
+    case "var":
+      return { id, name: tname, kind, type: sizeOrType, linkage: LINKAGES[v.getUint32(at, true)] };
+    case "datasec": {
+      const vars = new Array(vlen);
+      for (let i = 0; i < vlen; i++, at += 12)
+        vars[i] = {
+          type: v.getUint32(at, true),
+          offset: v.getUint32(at + 4, true),
+          size: v.getUint32(at + 8, true),
+        };
+      return { id, name: tname, kind, size: sizeOrType, vars };
+    }
+    case "float":
+      return { id, name: tname, kind, size: sizeOrType };
+    case "decl_tag": {
+      const t: BtfType = { id, name: tname, kind, type: sizeOrType, componentIdx: v.getInt32(at, true) };
+      if (kindFlag) t.attribute = true;
+      return t;
+    }
+    default:
+      throw new BtfError(`BTF type ${id}: kind ${kind} cannot be decoded`);
+  }
 }

@@ -6,9 +6,10 @@ const utf8 = new TextDecoder("utf-8");
 const encoder = new TextEncoder();
 
 export class BtfStrings {
-  /** The whole own table decoded once; names are slices of it (cheap for 100k+ names). */
-  private readonly text: string;
-  private readonly ascii: boolean;
+  /** A Buffer view of `bytes` (no copy): its native slicing decodes one name cheaply. */
+  private readonly view: Buffer;
+  /** The table ends with a NUL, so every offset inside it starts a terminated string. */
+  private readonly terminated: boolean;
   private reverse: Map<string, number> | undefined;
   /** First offset of this table (the base table's length for split BTF, else 0). */
   readonly start: number;
@@ -19,9 +20,8 @@ export class BtfStrings {
     readonly base?: BtfStrings,
   ) {
     this.start = base ? base.end : 0;
-    this.text = latin1.decode(bytes);
-    // eslint-disable-next-line no-control-regex
-    this.ascii = !/[^\x00-\x7f]/.test(this.text);
+    this.view = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    this.terminated = bytes.length > 0 && bytes[bytes.length - 1] === 0;
   }
 
   /** One past the last offset of this table. */
@@ -34,10 +34,23 @@ export class BtfStrings {
     if (offset < this.start) return this.base?.get(offset);
     const at = offset - this.start;
     if (at >= this.bytes.length) return undefined;
-    const end = this.text.indexOf("\0", at);
+    const end = this.bytes.indexOf(0, at);
     if (end < 0) return undefined;
-    if (this.ascii) return this.text.slice(at, end);
-    return utf8.decode(this.bytes.subarray(at, end));
+    // Names are decoded one at a time: a 2.5 MB kernel table is never decoded whole for a lookup.
+    return this.view.toString("utf8", at, end);
+  }
+
+  /** Whether get(offset) finds a string (no decoding). */
+  has(offset: number): boolean {
+    if (offset < this.start) return this.base?.has(offset) ?? false;
+    const at = offset - this.start;
+    return at < this.bytes.length && (this.terminated || this.bytes.indexOf(0, at) >= 0);
+  }
+
+  /** The table (this or a base) holding `offset`, for reading a name's bytes in place. */
+  tableOf(offset: number): BtfStrings | undefined {
+    if (offset >= this.start) return offset < this.end ? this : undefined;
+    return this.base?.tableOf(offset);
   }
 
   /** Offset of the first occurrence of `s` (in the base first, as libbpf does), if present. */
@@ -46,11 +59,14 @@ export class BtfStrings {
     if (inBase !== undefined) return inBase;
     if (!this.reverse) {
       this.reverse = new Map();
+      const text = latin1.decode(this.bytes);
+      // eslint-disable-next-line no-control-regex
+      const ascii = !/[^\x00-\x7f]/.test(text);
       let at = 0;
       while (at < this.bytes.length) {
-        let end = this.text.indexOf("\0", at);
+        let end = text.indexOf("\0", at);
         if (end < 0) end = this.bytes.length;
-        const str = this.ascii ? this.text.slice(at, end) : utf8.decode(this.bytes.subarray(at, end));
+        const str = ascii ? text.slice(at, end) : utf8.decode(this.bytes.subarray(at, end));
         if (!this.reverse.has(str)) this.reverse.set(str, this.start + at);
         at = end + 1;
       }
@@ -58,7 +74,6 @@ export class BtfStrings {
     return this.reverse.get(s);
   }
 }
-
 /** Builds a string table for marshalling: starts from an existing table and appends new strings. */
 export class StringTableBuilder {
   private readonly extra: Uint8Array[] = [];
