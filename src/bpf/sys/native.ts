@@ -56,6 +56,10 @@ export interface NativeBackend {
   ioctl(fd: number, request: number, arg: number): SysResult;
   /** setns(2): moves the calling thread (the JS main thread) into the namespace behind fd. */
   setns(fd: number, nstype: number): SysResult;
+  /** sched_getcpu(3): the CPU the calling thread runs on. */
+  getCpu?(): number;
+  /** sched_setaffinity(2) of the calling thread: the CPUs it may run on. */
+  setAffinity?(cpus: readonly number[]): SysResult;
 }
 
 const SYS_BPF: Partial<Record<string, number>> = { x64: 321, arm64: 280 };
@@ -114,6 +118,8 @@ function createKoffiBackend(): NativeBackend {
   const getpagesize = libc.func("int getpagesize()");
   const ioctl = libc.func("int ioctl(int fd, unsigned long req, long arg)");
   const setns = libc.func("int setns(int fd, int nstype)");
+  const getcpu = libc.func("int sched_getcpu()");
+  const setaffinity = libc.func("int sched_setaffinity(int pid, size_t size, void *mask)");
 
   const result = (ret: unknown): SysResult => {
     const n = Number(ret);
@@ -169,6 +175,12 @@ function createKoffiBackend(): NativeBackend {
     perfEventOpen: (attr, pid, cpu, group, flags) => result(syscall6(perfNr, attr, pid, cpu, group, flags)),
     ioctl: (fd, req, arg) => result(ioctl(fd, req, arg)),
     setns: (fd, nstype) => result(setns(fd, nstype)),
+    getCpu: () => Number(getcpu()),
+    setAffinity: (cpus) => {
+      const mask = Buffer.alloc(128);
+      for (const c of cpus) mask[c >> 3] |= 1 << (c & 7);
+      return result(setaffinity(0, mask.length, mask));
+    },
   };
 }
 
