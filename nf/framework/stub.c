@@ -37,27 +37,36 @@ int px_entry_egress(PX_CTX *ctx)
 #endif
 
 #ifdef PX_HOOK_XDP
-/* Where the next injected packet goes; written by the control plane before each injection. */
+/* Where the next injected packet goes, and the port it leaves (counted as that port's TX). */
+struct px_inject_req {
+	struct px_hop hop;
+	__u32 slot; /* 0: not sent out of a port */
+	__u32 port;
+};
+
+/* Written by the control plane before each injection. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, struct px_hop);
+	__type(value, struct px_inject_req);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} px_inject_hop SEC(".maps");
+} px_inject SEC(".maps");
 
 /* Run with BPF_PROG_TEST_RUN and BPF_F_TEST_XDP_LIVE_FRAMES: sends the frame along the hop. */
 SEC(PX_SEC)
-int px_inject(PX_CTX *ctx)
+int px_injector(PX_CTX *ctx)
 {
 	__u32 zero = 0;
-	struct px_hop *hop = bpf_map_lookup_elem(&px_inject_hop, &zero);
+	struct px_inject_req *req = bpf_map_lookup_elem(&px_inject, &zero);
 	struct px_md *md = px_md_get();
 
-	if (!hop || !md)
+	if (!req || !md)
 		return XDP_DROP;
 	md->hops = 0;
-	return px_go(ctx, hop, 0, 0);
+	if (req->slot)
+		px_count(req->slot, req->port, PX_TX, px_ctx_len(ctx));
+	return px_go(ctx, &req->hop, req->slot, req->port);
 }
 #endif
 

@@ -2,6 +2,7 @@
 // NF package). Built-in NFs and users' NFs get exactly this; there is no other way in.
 import type { Logger } from "pino";
 import type { BpfMap } from "../bpf/map/map.js";
+import type { BpfProgram } from "../bpf/prog/program.js";
 
 export type HookMode = "tc" | "xdp" | "xdp-generic";
 
@@ -47,6 +48,8 @@ export interface InstanceContext {
   port(nameOrIndex: string | number): PortInfo | undefined;
   /** One of the instance's own maps, by the name it has in dataplane.c. */
   map(name: string): BpfMap;
+  /** One of the instance's programs other than its entry point (e.g. a devmap egress program). */
+  program(name: string): BpfProgram;
   /** Sends a frame out of a port (through the port's peer, whatever it is). */
   send(port: string | number, frame: Uint8Array): void;
   /** Records an event (shown by `plexus events`). */

@@ -401,6 +401,51 @@ export async function threeNs(opts: { forwarding?: boolean } = {}): Promise<Thre
   });
 }
 
+export interface HostSpec {
+  ipv4: string;
+  ipv6: string;
+  prefix4?: number;
+  prefix6?: number;
+  /** Extra `ip` lines run in the host (routes, neighbours). */
+  extra?: string[];
+}
+
+export interface DutTopology {
+  id: string;
+  /** The device-under-test namespace (where a daemon or data plane runs). */
+  dut: string;
+  /** Each host, with `dutIfname`: its peer interface inside the DUT (up, unaddressed). */
+  hosts: (Endpoint & { dutIfname: string })[];
+  namespaces: string[];
+  cleanup(): void;
+}
+
+/**
+ * A DUT namespace with hosts around it, one veth each. The DUT ends are up and unaddressed, for a
+ * data plane to take; the host ends are addressed and have GRO on, so that XDP redirects into
+ * the veth from the DUT side are delivered (see NOTES.md).
+ */
+export async function dutWithHosts(specs: readonly HostSpec[]): Promise<DutTopology> {
+  const id = uniqueId();
+  const dut = await createNetns("dut", id);
+  const namespaces = [dut];
+  return buildOrUndo(namespaces, async () => {
+    const hosts: DutTopology["hosts"] = [];
+    for (const [i, spec] of specs.entries()) {
+      const ns = await createNetns(`h${i}`, id);
+      namespaces.push(ns);
+      const ifname = `${ns}0`;
+      const dutIfname = `${dut}${i}`;
+      await createVeth({ ns, ifname }, { ns: dut, ifname: dutIfname });
+      await ipBatch(dut, [`link set ${dutIfname} up`]);
+      const host = await configure({ ns, ifname, ...spec }, spec.extra ?? []);
+      await exec(ns, "ethtool", ["-K", ifname, "gro", "on"]);
+      hosts.push({ ...host, dutIfname });
+    }
+    return { id, dut, hosts, namespaces, cleanup: () => namespaces.forEach(deleteNetns) };
+  });
+}
+
 /** The main thread's way back out of a namespace entered with enterNetns. */
 export interface NetnsGuard {
   /** Returns the main thread to the namespace it was in before (idempotent). */

@@ -66,7 +66,7 @@ export const Rtm = {
 } as const;
 
 /** Link attributes (enum IFLA_*) used here. */
-export const Ifla = { IFNAME: 3, EXT_MASK: 29, XDP: 43 } as const;
+export const Ifla = { ADDRESS: 1, IFNAME: 3, EXT_MASK: 29, XDP: 43 } as const;
 export const RTEXT_FILTER_SKIP_STATS = 1 << 3;
 
 /** Nested in IFLA_XDP. */

@@ -3,6 +3,7 @@ export { AttrBuilder, Attrs } from "./attributes.js";
 export { NetlinkSocket, parseMessages, type NetlinkMessage } from "./socket.js";
 export {
   interfaceIndex,
+  interfaceMac,
   interfaceName,
   resolveInterface,
   type InterfaceRef,

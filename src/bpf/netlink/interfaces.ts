@@ -2,6 +2,10 @@
 import { NetlinkError } from "../errors.js";
 import { ENODEV } from "../sys/errno.js";
 import { native } from "../sys/native.js";
+import { AttrBuilder, Attrs } from "./attributes.js";
+import { Ifla, RTEXT_FILTER_SKIP_STATS, Rtm } from "./constants.js";
+import { IFINFOMSG_LEN, ifinfomsg } from "./messages.js";
+import { NetlinkSocket } from "./socket.js";
 
 /** An interface given by name ("veth0") or by ifindex. */
 export type InterfaceSpec = string | number;
@@ -45,4 +49,16 @@ export function resolveInterface(iface: InterfaceSpec): InterfaceRef {
       `no interface named "${iface}" in this network namespace (see \`ip link\`)`,
     );
   return { ifindex, name: iface };
+}
+
+/** The link-layer address of an interface ("02:00:00:00:00:01"), read with RTM_GETLINK. */
+export function interfaceMac(iface: InterfaceSpec): string {
+  const ref = resolveInterface(iface);
+  const attrs = new AttrBuilder().u32(Ifla.EXT_MASK, RTEXT_FILTER_SKIP_STATS).finish();
+  const replies = NetlinkSocket.with((s) =>
+    s.request(`read the address of ${ref.name}`, Rtm.GETLINK, 0, ifinfomsg(ref.ifindex, attrs)),
+  );
+  const link = replies.find((m) => m.type === Rtm.NEWLINK);
+  const addr = link ? Attrs.parse(link.payload.subarray(IFINFOMSG_LEN)).bytes(Ifla.ADDRESS) : undefined;
+  return addr ? [...addr].map((b) => b.toString(16).padStart(2, "0")).join(":") : "";
 }
