@@ -42,20 +42,20 @@ export class InstanceRuntime {
     public program: BpfProgram,
     public control: ControlPlane,
   ) {
-    const state = () => this.state;
+    const current = () => this.state;
     this.context = {
       name,
       get type() {
-        return state().type;
+        return current().type;
       },
       get mode() {
-        return state().mode;
+        return current().mode;
       },
       get slot() {
-        return state().slot;
+        return current().slot;
       },
       get config() {
-        return state().config;
+        return current().config;
       },
       ports: () => host.ports(name),
       port: (p) => host.ports(name).find((x) => x.name === p || x.index === p),
