@@ -2,6 +2,7 @@
 // memory access checked. Re-entrant, so helpers can call back into programs (bpf_loop,
 // bpf_for_each_map_elem). Calls push a frame (r6..r9 and the caller's r1..r5 preserved, a fresh
 // 512-byte stack frame below the caller's); tail calls replace the running function.
+import { HelperId } from "../bpf/constants.js";
 import { VmFault } from "../bpf/errors.js";
 import type { Instruction } from "../bpf/insn/instruction.js";
 import { LDDW } from "../bpf/insn/instruction.js";
@@ -246,7 +247,9 @@ export class Interpreter {
             mem.u32[HELPER_FP >> 2] = Number(regs[10]);
             mem.u32[HELPER_PC >> 2] = pc;
             mem.u32[CALL_DEPTH >> 2] = depth;
-            regs[0] = vm.invokeHelper(helperId);
+            const r0 = vm.invokeHelper(helperId);
+            // A failed bpf_tail_call leaves r0 alone, as the kernel's JITs do.
+            if (helperId !== HelperId.tail_call) regs[0] = r0;
             const tail = vm.takeTailCall();
             if (tail) {
               // The target replaces the running function; the stack frame is reused.

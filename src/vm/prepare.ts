@@ -12,8 +12,11 @@ import { AtomicOp, Class, JmpOp, Mode, Op, sizeBytes } from "../bpf/insn/opcodes
 import { validate } from "../bpf/insn/validate.js";
 import { FRAME_SIZE } from "./layout.js";
 
-/** What a program's r1 points to: an XDP context, an skb (__sk_buff), or plain input memory. */
-export type ContextKind = "xdp" | "skb" | "raw";
+/**
+ * What a program's r1 points to: an XDP context (xdp_md), an skb (__sk_buff) as TC programs or
+ * as socket filters see it, or plain input memory (uBPF's model: r1 = memory, r2 = its length).
+ */
+export type ContextKind = "xdp" | "tc" | "socket" | "raw";
 
 export interface PreparedFunction {
   index: number;
@@ -125,7 +128,7 @@ export function prepare(insns: readonly Instruction[], opts: PrepareOptions): Pr
       insn.src === 10
     )
       fail(i, "r10 (the frame pointer) is read-only");
-    if (cls === Class.LD && insn.code !== LDDW && opts.ctx !== "skb")
+    if (cls === Class.LD && insn.code !== LDDW && opts.ctx !== "tc" && opts.ctx !== "socket")
       fail(i, "legacy packet loads (ld_abs, ld_ind) need a socket filter or TC program");
     const acc = memAccess(insn);
     if (acc && acc.base === 10 && (insn.off < -FRAME_SIZE || insn.off + acc.size > 0))

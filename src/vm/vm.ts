@@ -1,14 +1,20 @@
 // The userspace runtime: one linear memory, the programs and maps loaded into it, the helpers and
-// both engines. A run sets up the context (XDP, skb or raw input memory) in the linear memory,
-// runs the program with the interpreter or the JIT, and reads back the verdict, packet and context.
-import { Pseudo, helperName, progTypeName } from "../bpf/constants.js";
+// both engines. A run sets up the context (XDP, skb or raw input memory) in the linear memory as
+// BPF_PROG_TEST_RUN would, runs the program with the interpreter or the JIT, and reads back the
+// verdict, the packet, the context and where the program redirected the packet.
+import { HelperId, Pseudo, helperName } from "../bpf/constants.js";
 import { PlexusBpfError, VmFault, VmLoadError } from "../bpf/errors.js";
-import type { Instruction } from "../bpf/insn/instruction.js";
 import { lddwValue } from "../bpf/insn/codec.js";
+import type { Instruction } from "../bpf/insn/instruction.js";
 import { LDDW } from "../bpf/insn/instruction.js";
 import { checkAccess } from "./check.js";
+import { setupContext, finishContext } from "./context/setup.js";
+import type { ContextInput, ContextOutput } from "./context/setup.js";
+import { SkBuff } from "./context/skb.js";
+import { XdpMd } from "./context/xdp.js";
 import { HelperEnv, StopRun } from "./helpers/env.js";
-import type { HelperHost } from "./helpers/env.js";
+import type { FibTable } from "./helpers/fib.js";
+import { linuxHelpers } from "./helpers/linux.js";
 import type { HelperDef, HelperSet } from "./helpers/types.js";
 import { Interpreter } from "./interp.js";
 import type { Tracer } from "./interp.js";
@@ -16,22 +22,33 @@ import {
   BUDGET,
   CALL_DEPTH,
   CODE_BASE,
+  CTX,
   CURRENT_CPU,
   CURRENT_PROG,
   FRAME_SIZE,
-  HELPER_ARGS,
-  PACKET,
-  PACKET_CAPACITY,
+  MAX_FRAMES,
+  PKT_DATA,
+  PKT_END,
+  PKT_HARD_END,
+  PKT_HARD_START,
+  PKT_META,
   STACK_TOP,
   TAIL_COUNT,
   TAIL_TARGET,
 } from "./layout.js";
+import type { MapHost, VmMap, VmMapOptions } from "./maps/base.js";
+import { createVmMap } from "./maps/create.js";
 import { VmMemory } from "./memory.js";
 import { prepare } from "./prepare.js";
 import type { ContextKind } from "./prepare.js";
 import { VmProgram } from "./program.js";
 import { RegionTable } from "./regions.js";
 import type { Region } from "./regions.js";
+import type { Redirect } from "./run-state.js";
+import { RunState } from "./run-state.js";
+import { loadVmObject } from "./object.js";
+import type { VmLoadOptions, VmObject } from "./object.js";
+import type { ObjectSpec } from "../bpf/object/spec.js";
 
 export type EngineName = "interp" | "jit";
 
@@ -48,54 +65,41 @@ export interface VmOptions {
   now?: () => bigint;
   /** Source of bpf_get_prandom_u32 (default: Math.random). */
   random?: () => number;
+  /** Routing state of bpf_fib_lookup (default: none, every lookup is NOT_FWDED). */
+  fib?: FibTable;
 }
 
-export interface RunInput {
-  /** Packet bytes (XDP, TC, socket filter programs). */
-  data?: Uint8Array;
-  /** Context in (struct xdp_md, struct __sk_buff) with the fields BPF_PROG_TEST_RUN accepts. */
-  ctx?: Uint8Array;
-  /** Raw programs: the memory r1 points to (r2 holds its length). */
-  memory?: Uint8Array;
+export type RunInput = ContextInput & {
   /** CPU the run is on (per-CPU maps, bpf_get_smp_processor_id). */
   cpu?: number;
-}
+};
 
-export interface VmRunResult {
+export interface VmRunResult extends ContextOutput {
   /** r0 as the program left it. */
   r0: bigint;
   /** The low 32 bits of r0 (the verdict, as BPF_PROG_TEST_RUN reports it). */
   retval: number;
-  /** Packet after the run (XDP: from data_meta, as the kernel's test run returns it). */
-  data?: Buffer;
-  /** Context after the run. */
-  ctx?: Buffer;
-  /** Raw programs: the input memory after the run. */
-  memory?: Buffer;
+  /** Where the program sent the packet (bpf_redirect, bpf_redirect_map), if it did. */
+  redirect?: Redirect;
   /** Instructions executed (interpreter only). */
   instructions?: number;
 }
 
 export interface LoadProgramOptions {
   name: string;
-  /** ProgType (default 0: a raw program whose r1 points at input memory). */
+  /** ProgType (0: a raw program whose r1 points at input memory). */
   type?: number;
   ctx?: ContextKind;
-  /** Helpers the program may call (default: the Linux helpers for its context). */
+  /** Helpers the program may call (default: the Linux helpers). */
   helpers?: HelperSet;
-  /** Resolves lddw instructions with a pseudo source (default: constants only). */
+  /** Resolves lddw instructions with a pseudo source (default: maps by fd / index from `maps`). */
   resolveWide?: (insn: Instruction, index: number) => bigint;
+  /** Maps that lddw with BPF_PSEUDO_MAP_FD / MAP_IDX name by position (fd = index here). */
+  maps?: readonly VmMap[];
   allowUnreachable?: boolean;
 }
 
-/** The state of the run in progress. */
-interface RunState {
-  prog: VmProgram;
-  ctxKind: ContextKind;
-  input?: Region;
-}
-
-export class Vm implements HelperHost {
+export class Vm implements MapHost {
   readonly mem: VmMemory;
   readonly regions: RegionTable;
   readonly env: HelperEnv;
@@ -103,14 +107,19 @@ export class Vm implements HelperHost {
   readonly cpus: number;
   budget: number;
   engine: EngineName;
+  fib: FibTable | undefined;
   readonly options: VmOptions;
   readonly programs: VmProgram[] = [];
+  readonly maps: VmMap[] = [];
   /** Every function of every program, by code address - CODE_BASE. */
   readonly code: { prog: VmProgram; fi: number }[] = [];
+  readonly #mapsByHeader = new Map<number, VmMap>();
   #run: RunState | undefined;
   #tail: VmProgram | undefined;
-  /** The Linux helpers (filled in by helpers/linux.ts when it is loaded). */
-  static linuxHelpers: HelperSet = new Map();
+  #callbackKey = 0;
+  #callbackKeyRegion: Region | undefined;
+  /** The JIT engine, loaded on first use (see jit/engine.ts). */
+  jit: { run(prog: VmProgram, r1: bigint, r2: bigint): bigint } | undefined;
 
   constructor(opts: VmOptions = {}) {
     this.options = opts;
@@ -118,12 +127,22 @@ export class Vm implements HelperHost {
     this.regions = new RegionTable(this.mem);
     this.env = new HelperEnv(this);
     this.interp = new Interpreter(this);
-    this.cpus = opts.cpus ?? 1;
+    this.cpus = Math.max(1, opts.cpus ?? 1);
     this.budget = opts.budget ?? 16 * 1024 * 1024;
     this.engine = opts.engine ?? "jit";
+    this.fib = opts.fib;
   }
 
-  // ---- HelperHost -------------------------------------------------------------------------
+  // ---- state the helpers read ----------------------------------------------------------------
+
+  get runState(): RunState {
+    if (!this.#run) throw new PlexusBpfError("vm: no program is running");
+    return this.#run;
+  }
+
+  get currentCpu(): number {
+    return this.mem.u32[CURRENT_CPU >> 2];
+  }
 
   currentProgramName(): string {
     return this.#run?.prog.name ?? "?";
@@ -133,33 +152,61 @@ export class Vm implements HelperHost {
     return this.#run?.prog.prepared.slot[pc] ?? -1;
   }
 
+  // ---- maps ------------------------------------------------------------------------------------
+
+  /** Creates a map in this runtime (BPF_MAP_CREATE's checks and errors). */
+  createMap(opts: VmMapOptions): VmMap {
+    const m = createVmMap(this, opts);
+    m.id = this.maps.length;
+    this.maps.push(m);
+    this.#mapsByHeader.set(m.header, m);
+    this.mem.u32[(m.header + 16) >> 2] = m.id;
+    return m;
+  }
+
+  /** The map whose header is at `addr` (a map pointer from a program), if any. */
+  mapAt(addr: number): VmMap | undefined {
+    return this.#mapsByHeader.get(addr);
+  }
+
+  /** A read-only scratch key programs may read (keys handed to bpf_for_each_map_elem callbacks). */
+  callbackKey(size: number): number {
+    if (
+      !this.#callbackKey ||
+      (this.#callbackKeyRegion && this.#callbackKeyRegion.hi - this.#callbackKey < size)
+    ) {
+      const n = Math.max(512, size);
+      this.#callbackKey = this.mem.alloc(n, 8);
+      if (this.#callbackKeyRegion) this.regions.remove(this.#callbackKeyRegion);
+      this.#callbackKeyRegion = this.regions.add({
+        kind: "map-value",
+        name: "map key passed to a callback",
+        lo: this.#callbackKey,
+        hi: this.#callbackKey + n,
+        writable: false,
+      });
+    }
+    return this.#callbackKey;
+  }
+
   // ---- loading -----------------------------------------------------------------------------
 
   /** Validates and loads instructions as a program of this runtime. Throws VmLoadError. */
   loadProgram(insns: readonly Instruction[], opts: LoadProgramOptions): VmProgram {
     const ctx = opts.ctx ?? "raw";
-    const helpers = opts.helpers ?? Vm.linuxHelpers;
+    const helpers = opts.helpers ?? linuxHelpers;
     const prepared = prepare(insns, {
       name: opts.name,
       ctx,
       allowUnreachable: opts.allowUnreachable,
       resolveWide:
-        opts.resolveWide ??
-        ((insn, i) => {
-          if (insn.src !== 0 && insn.src !== Pseudo.FUNC)
-            throw new VmLoadError(
-              opts.name,
-              i,
-              `lddw with pseudo source ${insn.src} needs maps or functions`,
-            );
-          return BigInt.asUintN(64, lddwValue(insn));
-        }),
+        opts.resolveWide ?? ((insn, i) => this.#resolveByIndex(opts.name, opts.maps ?? [], insn, i)),
       helperProblem: (id) => {
         const def = helpers.get(id);
         if (!def)
           return `unknown helper ${helperName(id)} (id ${id}): not available in the userspace runtime`;
         if (def.contexts && !def.contexts.includes(ctx))
-          return `helper bpf_${def.name} cannot be called from ${ctx === "raw" ? "this" : ctx === "xdp" ? "an XDP" : "an skb"} program`;
+          return `helper bpf_${def.name} cannot be called from ${ctx === "raw" ? "a raw" : ctx === "xdp" ? "an XDP" : ctx === "tc" ? "a TC" : "a socket filter"} program`;
         return undefined;
       },
     });
@@ -174,6 +221,38 @@ export class Vm implements HelperHost {
         prepared.wide[i] = this.codeAddress(prog, prepared.funcAt[prepared.target[i]]);
     });
     return prog;
+  }
+
+  /** Loads an object's maps and programs (see object.ts). */
+  loadObject(spec: ObjectSpec, opts?: VmLoadOptions): VmObject {
+    return loadVmObject(this, spec, opts);
+  }
+
+  /** lddw of raw programs: constants, and maps by fd or index into `maps`. */
+  #resolveByIndex(name: string, maps: readonly VmMap[], insn: Instruction, i: number): bigint {
+    if (insn.src === 0) return BigInt.asUintN(64, lddwValue(insn));
+    const m = maps[insn.imm];
+    switch (insn.src) {
+      case Pseudo.MAP_FD:
+      case Pseudo.MAP_IDX:
+        if (!m) throw new VmLoadError(name, i, `lddw names map ${insn.imm}, which does not exist`);
+        return BigInt(m.header);
+      case Pseudo.MAP_VALUE:
+      case Pseudo.MAP_IDX_VALUE: {
+        if (!m) throw new VmLoadError(name, i, `lddw names map ${insn.imm}, which does not exist`);
+        const off = insn.imm2 ?? 0;
+        const addr = m.directValueAddress();
+        if (addr === undefined || off < 0 || off >= m.valueSize)
+          throw new VmLoadError(name, i, `map ${insn.imm}: no direct value address at offset ${off}`);
+        return BigInt(addr + off);
+      }
+      default:
+        throw new VmLoadError(
+          name,
+          i,
+          `lddw with pseudo source ${insn.src} is not supported by the userspace runtime`,
+        );
+    }
   }
 
   /** The function at a code address (lddw BPF_PSEUDO_FUNC values), if it is one. */
@@ -197,18 +276,26 @@ export class Vm implements HelperHost {
 
   /** Calls a helper whose arguments are in the argument area; returns r0 as an unsigned 64-bit value. */
   invokeHelper(id: number): bigint {
-    const run = this.#run as RunState;
-    const def = this.helperFor(run.prog, id) as HelperDef;
+    const run = this.runState;
+    const def = this.helperFor(run.prog, id);
+    if (!def) throw new VmFault("helper", run.prog.name, -1, `helper ${id} is not available to this program`);
     this.env.helperId = id;
     const r = def.fn(this.env);
     return typeof r === "bigint" ? BigInt.asUintN(64, r) : BigInt.asUintN(64, BigInt(r));
   }
 
+  /** Whether the helper is bpf_tail_call (engines keep r0 when it fails). */
+  static isTailCall(id: number): boolean {
+    return id === HelperId.tail_call;
+  }
+
   /** Asks for a tail call to `target` once the current helper returns. */
   requestTailCall(target: VmProgram): void {
     this.#tail = target;
+    const run = this.runState;
+    run.prog = target;
     this.mem.u32[TAIL_TARGET >> 2] = target.codeIndex[0] + 1;
-    this.#run = { ...(this.#run as RunState), prog: target };
+    this.mem.u32[TAIL_COUNT >> 2] = run.tailCalls;
     this.mem.u32[CURRENT_PROG >> 2] = target.id;
   }
 
@@ -226,18 +313,74 @@ export class Vm implements HelperHost {
     const target = this.codeAt(code);
     if (!target) this.env.fault(`0x${code.toString(16)} is not the address of a function`);
     const depth = this.mem.u32[CALL_DEPTH >> 2];
-    if (depth >= 8) this.env.fault("call depth exceeds 8 frames");
-    return this.interp.call(target.prog, target.fi, args, this.env.fp - FRAME_SIZE, depth + 1);
+    if (depth >= MAX_FRAMES) this.env.fault(`call depth exceeds ${MAX_FRAMES} frames`);
+    const fp = this.env.fp - FRAME_SIZE;
+    if (this.#engineOfRun === "jit" && this.jitCall)
+      return this.jitCall(target.prog, target.fi, args, fp, depth + 1);
+    return this.interp.call(target.prog, target.fi, args, fp, depth + 1);
   }
 
-  /** ld_abs / ld_ind: a big-endian load at `offset` of the packet, undefined when out of bounds. */
-  legacyLoad(_offset: number, _size: number): bigint | undefined {
-    return undefined;
+  /** Set by the JIT: calls a compiled function. */
+  jitCall:
+    ((prog: VmProgram, fi: number, args: readonly bigint[], fp: number, depth: number) => bigint) | undefined;
+  #engineOfRun: EngineName = "interp";
+
+  /** ld_abs / ld_ind: a big-endian load at `offset` of the skb, undefined when out of bounds. */
+  legacyLoad(offset: number, size: number): bigint | undefined {
+    const r = this.runState;
+    let at: number;
+    if (offset >= 0) {
+      if (offset + size > r.end - r.data) return undefined;
+      at = r.data + offset;
+    } else if (offset >= -0x200000) {
+      // SKF_NET_OFF (-0x100000) and SKF_LL_OFF (-0x200000): relative to the network or MAC header.
+      const base = offset >= -0x100000 ? r.mac + 14 + offset + 0x100000 : r.mac + offset + 0x200000;
+      if (base < r.mac || base + size > r.end) return undefined;
+      at = base;
+    } else return undefined;
+    const dv = this.mem.dv;
+    return BigInt(size === 1 ? dv.getUint8(at) : size === 2 ? dv.getUint16(at) : dv.getUint32(at));
   }
 
   /** Whether the program may access `size` bytes at `addr` right now (helpers' checks). */
   canAccess(addr: number, size: number, write: boolean): boolean {
-    return checkAccess(this.regions, this.mem.u8, addr, size, write, this.env.fp);
+    return checkAccess(this.regions, this.mem.u8, addr, size, write, this.env.fp || STACK_TOP);
+  }
+
+  /** Moves the packet's bounds: scratch state for the JIT, the packet region, the context fields. */
+  setPacket(meta: number, data: number, end: number): void {
+    const r = this.runState;
+    r.meta = meta;
+    r.data = data;
+    r.end = end;
+    const u32 = this.mem.u32;
+    u32[PKT_META >> 2] = meta;
+    u32[PKT_DATA >> 2] = data;
+    u32[PKT_END >> 2] = end;
+    u32[PKT_HARD_START >> 2] = r.hardStart;
+    u32[PKT_HARD_END >> 2] = r.hardEnd;
+    if (r.packetRegion) this.regions.move(r.packetRegion, meta, end);
+    const ctx = CTX >> 2;
+    if (r.kind === "xdp") {
+      u32[ctx + (XdpMd.DATA >> 2)] = data;
+      u32[ctx + (XdpMd.DATA_END >> 2)] = end;
+      u32[ctx + (XdpMd.DATA_META >> 2)] = meta;
+    } else if (r.kind === "tc" || r.kind === "socket") {
+      u32[ctx + (SkBuff.DATA >> 2)] = data;
+      u32[ctx + (SkBuff.DATA_END >> 2)] = end;
+      u32[ctx + (SkBuff.DATA_META >> 2)] = meta;
+      u32[ctx + (SkBuff.LEN >> 2)] = end - data;
+      if (r.kind === "tc") r.mac = data;
+    }
+  }
+
+  skbSetProtocol(proto: number): void {
+    this.runState.protocol = proto;
+    this.mem.u32[(CTX + SkBuff.PROTOCOL) >> 2] = proto;
+  }
+
+  skbClearHash(): void {
+    this.mem.u32[(CTX + SkBuff.HASH) >> 2] = 0;
   }
 
   // ---- running -------------------------------------------------------------------------------
@@ -246,36 +389,22 @@ export class Vm implements HelperHost {
     if (this.#run) throw new PlexusBpfError("vm: a program is already running (runs do not nest)");
     if (prog.vm !== this) throw new PlexusBpfError(`vm: program ${prog.name} belongs to another runtime`);
     const engine = opts.engine ?? this.engine;
-    const kind = prog.prepared.ctx;
-    if (kind !== "raw")
-      throw new PlexusBpfError(
-        `vm: ${kind} contexts are not available yet (program type ${progTypeName(prog.type)})`,
-      );
-    const run: RunState = { prog, ctxKind: kind };
-    this.#run = run;
-    this.#tail = undefined;
+    const run = new RunState(prog);
+    const cpu = input.cpu ?? 0;
+    if (!Number.isInteger(cpu) || cpu < 0 || cpu >= this.cpus)
+      throw new PlexusBpfError(`vm: CPU ${cpu} is outside 0..${this.cpus - 1}`);
     const mem = this.mem;
     mem.u32[TAIL_COUNT >> 2] = 0;
     mem.u32[TAIL_TARGET >> 2] = 0;
     mem.u32[CALL_DEPTH >> 2] = 1;
     mem.u32[CURRENT_PROG >> 2] = prog.id;
-    mem.u32[CURRENT_CPU >> 2] = input.cpu ?? 0;
+    mem.u32[CURRENT_CPU >> 2] = cpu;
     mem.dv.setBigInt64(BUDGET, BigInt(this.budget), true);
+    this.#run = run;
+    this.#tail = undefined;
+    this.#engineOfRun = engine;
     try {
-      const memory = input.memory ?? new Uint8Array(0);
-      if (memory.length > PACKET_CAPACITY)
-        throw new PlexusBpfError(`vm: input memory of ${memory.length} bytes (at most ${PACKET_CAPACITY})`);
-      mem.write(PACKET, memory);
-      if (memory.length)
-        run.input = this.regions.add({
-          kind: "input",
-          name: "input memory",
-          lo: PACKET,
-          hi: PACKET + memory.length,
-          writable: true,
-        });
-      const r1 = memory.length ? BigInt(PACKET) : 0n;
-      const r2 = BigInt(memory.length);
+      const { r1, r2 } = setupContext(this, run, input);
       let r0: bigint;
       let instructions: number | undefined;
       if (engine === "interp") {
@@ -289,18 +418,38 @@ export class Vm implements HelperHost {
         }
         instructions = this.budget - this.interp.remaining;
       } else {
-        throw new PlexusBpfError("vm: the JIT is not available yet");
+        const jit = this.jit;
+        if (!jit) throw new PlexusBpfError("vm: the JIT is not loaded (import plexus/vm's jit module)");
+        r0 = this.#catchStop(() => jit.run(prog, r1, r2));
       }
+      this.#releaseCheck(run);
+      const out = finishContext(this, run, input);
       return {
         r0,
         retval: Number(r0 & 0xffff_ffffn),
-        memory: mem.read(PACKET, memory.length),
+        ...out,
+        ...(run.redirect ? { redirect: run.redirect } : {}),
         ...(instructions !== undefined ? { instructions } : {}),
       };
     } finally {
-      if (run.input) this.regions.remove(run.input);
+      for (const rb of run.ringbufs) for (const a of rb.reservedRecords()) rb.commit(a, true);
+      for (const r of [run.packetRegion, run.inputRegion, run.ctxRegion]) if (r) this.regions.remove(r);
       this.#run = undefined;
       this.#tail = undefined;
+    }
+  }
+
+  /** Ring buffer records must be submitted or discarded by the end of the run. */
+  #releaseCheck(run: RunState): void {
+    for (const rb of run.ringbufs) {
+      const held = rb.reservedRecords();
+      if (held.length)
+        throw new VmFault(
+          "unreleased-reference",
+          run.prog.name,
+          -1,
+          `the program ended holding ${held.length} ring buffer record(s) of map '${rb.name}' (submit or discard them)`,
+        );
     }
   }
 
@@ -309,7 +458,7 @@ export class Vm implements HelperHost {
       return fn();
     } catch (e) {
       if (e instanceof StopRun) return e.r0;
-      if (e instanceof VmFault || e instanceof PlexusBpfError) throw e;
+      if (e instanceof PlexusBpfError) throw e;
       if (e instanceof RangeError)
         throw new VmFault(
           "internal",
@@ -320,7 +469,4 @@ export class Vm implements HelperHost {
       throw e;
     }
   }
-
-  /** Address of the helper argument area (for engines). */
-  static readonly HELPER_ARGS = HELPER_ARGS;
 }

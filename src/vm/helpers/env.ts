@@ -4,17 +4,10 @@ import { helperName } from "../../bpf/constants.js";
 import { VmFault } from "../../bpf/errors.js";
 import { checkAccess } from "../check.js";
 import { HELPER_ARGS, HELPER_FP, HELPER_PC } from "../layout.js";
+import type { VmMap } from "../maps/base.js";
 import type { VmMemory } from "../memory.js";
-import type { RegionTable } from "../regions.js";
-
-/** What helpers need from the runtime (implemented by Vm). */
-export interface HelperHost {
-  readonly mem: VmMemory;
-  readonly regions: RegionTable;
-  /** Name of the running program and slot of an instruction, for messages. */
-  currentProgramName(): string;
-  slotOf(pc: number): number;
-}
+import type { RunState } from "../run-state.js";
+import type { Vm } from "../vm.js";
 
 const TWO32 = 0x1_0000_0000;
 
@@ -27,7 +20,16 @@ export class HelperEnv {
   /** The helper being called (set by the engines before each call). */
   helperId = 0;
 
-  constructor(readonly host: HelperHost) {}
+  constructor(readonly host: Vm) {}
+
+  get vm(): Vm {
+    return this.host;
+  }
+
+  /** The run in progress. */
+  get run(): RunState {
+    return this.host.runState;
+  }
 
   get mem(): VmMemory {
     return this.host.mem;
@@ -87,6 +89,13 @@ export class HelperEnv {
       this.fault(
         `${what}: ${size} bytes at 0x${addr.toString(16)} ${write ? "are not writable" : "are not readable"} by the program (${this.host.regions.describe(addr)})`,
       );
+  }
+
+  /** Argument i as a map pointer (what lddw of a map gives). */
+  map(i: number): VmMap {
+    const m = this.fits32(i) ? this.host.mapAt(this.u32(i)) : undefined;
+    if (!m) this.fault(`argument ${i} (0x${this.arg(i).toString(16)}) is not a map`);
+    return m;
   }
 
   /** Argument i as a pointer to `size` accessible bytes. */

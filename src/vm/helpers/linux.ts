@@ -1,0 +1,10 @@
+// The Linux helpers the userspace runtime implements, by id.
+import { fibHelpers } from "./fib.js";
+import { mapHelpers } from "./maps.js";
+import { miscHelpers } from "./misc.js";
+import { packetHelpers } from "./packet.js";
+import type { HelperDef, HelperSet } from "./types.js";
+
+export const linuxHelpers: HelperSet = new Map<number, HelperDef>(
+  [...mapHelpers, ...miscHelpers, ...packetHelpers, ...fibHelpers].map((d) => [d.id, d]),
+);

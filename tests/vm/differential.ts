@@ -1,0 +1,193 @@
+// Differential runs: one object loaded into the kernel and into the userspace runtime (once per
+// engine), every program run on every packet of the corpus by BPF_PROG_TEST_RUN and by each
+// engine, and the return value, packet bytes out, context out and the contents of every map
+// compared after each run. Per-CPU maps are compared exactly: the thread is pinned to CPU 0 and
+// the runtime runs as CPU 0.
+import { MapType, mapTypeName } from "../../src/bpf/constants.js";
+import { BpfError } from "../../src/bpf/errors.js";
+import type { TestRunResult } from "../../src/bpf/prog/program.js";
+import type { MapHandle } from "../../src/bpf/map/handle.js";
+import { BpfMap } from "../../src/bpf/map/map.js";
+import { BpfObject } from "../../src/bpf/object/object.js";
+import type { LoadedObject } from "../../src/bpf/object/load.js";
+import { openObjectFile } from "../../src/bpf/object/open.js";
+import type { OpenOptions } from "../../src/bpf/object/open.js";
+import { RingBufferReader } from "../../src/bpf/ringbuf/reader.js";
+import { possibleCpus } from "../../src/bpf/sys/cpus.js";
+import { native } from "../../src/bpf/sys/native.js";
+import { RingBufMap } from "../../src/vm/maps/ringbuf.js";
+import type { VmObject } from "../../src/vm/object.js";
+import { Vm } from "../../src/vm/vm.js";
+import type { EngineName } from "../../src/vm/vm.js";
+import { fixture } from "../helpers/fixtures.js";
+import type { CorpusFrame } from "./corpus.js";
+
+export interface DiffTarget {
+  fixture: string;
+  /** Programs to load and run (default: every autoload program). */
+  programs?: string[];
+  open?: OpenOptions;
+  /** Fills maps the same way in the kernel and in the runtime before the runs. */
+  setup?: (map: (name: string) => MapHandle) => void;
+  /** Builds the context in for a program and packet (default: none). */
+  ctx?: (program: string, frame: Uint8Array) => Uint8Array | undefined;
+}
+
+/** Maps whose contents are compared (others hold fds/ids, or cannot be listed). */
+const COMPARED = new Set<number>([
+  MapType.HASH,
+  MapType.ARRAY,
+  MapType.PERCPU_HASH,
+  MapType.PERCPU_ARRAY,
+  MapType.LRU_HASH,
+  MapType.LRU_PERCPU_HASH,
+  MapType.LPM_TRIE,
+  MapType.DEVMAP,
+  MapType.DEVMAP_HASH,
+]);
+
+function snapshot(m: MapHandle): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const [k, v] of m.entries()) out.set(k.toString("hex"), v.toString("hex"));
+  return out;
+}
+
+function diffSnapshots(a: Map<string, string>, b: Map<string, string>): string | undefined {
+  const keys = new Set([...a.keys(), ...b.keys()]);
+  for (const k of keys) {
+    if (a.get(k) !== b.get(k))
+      return `key ${k}: kernel ${a.get(k) ?? "absent"}, runtime ${b.get(k) ?? "absent"}`;
+  }
+  return undefined;
+}
+
+interface Side {
+  engine: EngineName;
+  vm: Vm;
+  obj: VmObject;
+}
+
+/** Runs the comparison; returns one line per mismatch (empty when kernel and runtime agree). */
+export async function differential(
+  target: DiffTarget,
+  frames: readonly CorpusFrame[],
+  engines: readonly EngineName[],
+): Promise<{ mismatches: string[]; runs: number }> {
+  const path = await fixture(target.fixture);
+  const kobj = BpfObject.open(path, target.open);
+  for (const m of kobj.spec.maps.values()) m.pinning = "none";
+  const loaded: LoadedObject = await kobj.load({ ...(target.programs ? { programs: target.programs } : {}) });
+  const sides: Side[] = engines.map((engine) => {
+    const vm = new Vm({ cpus: possibleCpus(), engine });
+    const obj = vm.loadObject(
+      openObjectFile(path, target.open),
+      target.programs ? { programs: target.programs } : {},
+    );
+    return { engine, vm, obj };
+  });
+  const mismatches: string[] = [];
+  const readers = new Map<string, RingBufferReader>();
+  const n = native();
+  n.setAffinity?.([0]);
+  let runs = 0;
+  try {
+    target.setup?.((name) => loaded.map(name));
+    for (const s of sides) target.setup?.((name) => s.obj.map(name));
+    for (const [name, m] of loaded.maps)
+      if (m.type === MapType.RINGBUF) readers.set(name, new RingBufferReader(m));
+
+    const compareMaps = (where: string): void => {
+      for (const [name, km] of loaded.maps) {
+        for (const s of sides) {
+          const vm = s.obj.map(name);
+          if (COMPARED.has(km.type)) {
+            const d = diffSnapshots(snapshot(km), snapshot(vm));
+            if (d) mismatches.push(`${where} [${s.engine}]: map ${name} (${mapTypeName(km.type)}): ${d}`);
+          }
+        }
+        if (km.type === MapType.RINGBUF) {
+          const krec: string[] = [];
+          readers.get(name)?.drain((r) => krec.push(r.toString("hex")));
+          for (const s of sides) {
+            const vrec = (s.obj.map(name) as RingBufMap).drain().map((r) => r.toString("hex"));
+            if (krec.join() !== vrec.join())
+              mismatches.push(
+                `${where} [${s.engine}]: ring buffer ${name}: kernel [${krec}], runtime [${vrec}]`,
+              );
+          }
+        }
+      }
+    };
+
+    for (const [pname, kprog] of loaded.programs) {
+      for (const frame of frames) {
+        const where = `${target.fixture}/${pname} on ${frame.name}`;
+        const ctx = target.ctx?.(pname, frame.data);
+        let k: TestRunResult | undefined;
+        let kerr: BpfError | undefined;
+        try {
+          k = kprog.testRun({
+            data: frame.data,
+            dataSizeOut: frame.data.length + 4096,
+            ...(ctx ? { ctx, ctxSizeOut: ctx.length } : {}),
+          });
+        } catch (e) {
+          if (!(e instanceof BpfError)) throw e;
+          kerr = e;
+        }
+        for (const s of sides) {
+          let v;
+          try {
+            v = s.obj.program(pname).run({ data: frame.data, ...(ctx ? { ctx } : {}) });
+          } catch (e) {
+            if (kerr && e instanceof BpfError && e.errno === kerr.errno) continue;
+            mismatches.push(
+              `${where} [${s.engine}]: the runtime failed (${(e as Error).message}), the kernel ${kerr ? `too, differently (${kerr.message})` : "did not"}`,
+            );
+            continue;
+          }
+          if (!k) {
+            mismatches.push(
+              `${where} [${s.engine}]: the kernel failed (${kerr?.message}), the runtime did not`,
+            );
+            continue;
+          }
+          if (v.retval !== k.retval >>> 0)
+            mismatches.push(`${where} [${s.engine}]: retval kernel ${k.retval}, runtime ${v.retval}`);
+          const kd = (k.data ?? Buffer.alloc(0)).toString("hex");
+          const vd = (v.data ?? Buffer.alloc(0)).toString("hex");
+          if (kd !== vd)
+            mismatches.push(`${where} [${s.engine}]: packet out\n  kernel  ${kd}\n  runtime ${vd}`);
+          if (ctx && k.ctx?.toString("hex") !== v.ctx?.toString("hex"))
+            mismatches.push(
+              `${where} [${s.engine}]: ctx out kernel ${k.ctx?.toString("hex")}, runtime ${v.ctx?.toString("hex")}`,
+            );
+        }
+        runs++;
+        compareMaps(where);
+      }
+    }
+    // Queues and stacks: compared at the end, by popping everything.
+    for (const [name, km] of loaded.maps) {
+      if (km.type !== MapType.QUEUE && km.type !== MapType.STACK) continue;
+      const drain = (m: MapHandle): string[] => {
+        const out: string[] = [];
+        for (let v = m.pop(); v; v = m.pop()) out.push(v.toString("hex"));
+        return out;
+      };
+      const kq = drain(km);
+      for (const s of sides) {
+        const vq = drain(s.obj.map(name));
+        if (kq.join() !== vq.join())
+          mismatches.push(`${target.fixture} [${s.engine}]: ${name}: kernel [${kq}], runtime [${vq}]`);
+      }
+    }
+  } finally {
+    n.setAffinity?.(Array.from({ length: possibleCpus() }, (_, i) => i));
+    for (const r of readers.values()) r.close();
+    loaded.close();
+  }
+  return { mismatches, runs };
+}
+
+export { BpfMap };
