@@ -1,0 +1,76 @@
+// The live-frames generator: rig_gen.c run with BPF_PROG_TEST_RUN and BPF_F_TEST_XDP_LIVE_FRAMES
+// from inside the generator namespace (the redirect target is an ifindex there), so every frame
+// leaves through the generator's veth toward the DUT. On this kernel the whole pipeline, DUT and
+// sink included, then runs in softirq on the calling CPU, so the syscall's duration is the time
+// the rig took to push the frames through.
+import { TestRunFlags } from "../../src/bpf/constants.js";
+import type { LoadedObject } from "../../src/bpf/object/load.js";
+import { withNetns, type Endpoint } from "../../src/testbed/netns.js";
+import { buildFrame, genConfig, type FrameSpec } from "./frames.js";
+import { loadRigObject } from "./programs.js";
+
+/** The kernel's ceiling for live-frames batches (TEST_XDP_MAX_BATCH). */
+export const MAX_BATCH = 256;
+/** The kernel's default (NAPI_POLL_WEIGHT). */
+export const DEFAULT_BATCH = 64;
+
+export interface SendResult {
+  /** Frames the program handed to bpf_redirect(). */
+  sent: number;
+  /** The same, per CPU: where the generator (and, inline, the rest of the pipeline) ran. */
+  sentPerCpu: number[];
+  /** Wall-clock seconds of the test run. */
+  seconds: number;
+}
+
+const KEY0 = Buffer.alloc(4);
+
+export class Generator {
+  #frame: Buffer | undefined;
+
+  private constructor(
+    private readonly obj: LoadedObject,
+    readonly out: Endpoint,
+  ) {}
+
+  /** Loads the generator; frames will leave through `out` (an interface in `out.ns`). */
+  static async load(out: Endpoint): Promise<Generator> {
+    return new Generator(await loadRigObject("rig_gen"), out);
+  }
+
+  /** Sets the frames of the next runs and restarts the flow sequence at flow 0. */
+  configure(spec: FrameSpec): void {
+    this.#frame = buildFrame(spec, 0);
+    this.obj.map("gen_cfg").update(KEY0, genConfig(spec, this.out.ifindex));
+    this.obj.map("gen_seq").update(KEY0, Buffer.alloc(8));
+    const sent = this.obj.map("gen_sent");
+    sent.updatePerCpu(
+      KEY0,
+      (sent.lookupPerCpu(KEY0) ?? []).map(() => Buffer.alloc(8)),
+    );
+  }
+
+  /** Sends `frames` frames (in batches of `batchSize`) and says how long it took. */
+  send(frames: number, batchSize = DEFAULT_BATCH): SendResult {
+    const data = this.#frame;
+    if (!data) throw new Error("generator: configure() before send()");
+    if (!Number.isInteger(frames) || frames < 1 || frames > 0xffffffff)
+      throw new RangeError(`frames ${frames}: must be an integer in 1..2^32-1`);
+    if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > MAX_BATCH)
+      throw new RangeError(`batch size ${batchSize}: must be an integer in 1..${MAX_BATCH}`);
+    const prog = this.obj.program("rig_gen");
+    const t0 = process.hrtime.bigint();
+    withNetns(this.out.ns, () =>
+      prog.testRun({ data, repeat: frames, flags: TestRunFlags.XDP_LIVE_FRAMES, batchSize }),
+    );
+    const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+    const sentPerCpu = (this.obj.map("gen_sent").lookupPerCpu(KEY0) ?? []).map((b) =>
+      Number(b.readBigUInt64LE(0)),
+    );
+    return { sent: sentPerCpu.reduce((a, b) => a + b, 0), sentPerCpu, seconds };
+  }
+
+  close(): void {
+    this.obj.close();
+  }
+}
