@@ -170,24 +170,21 @@ struct {
 } rtr_icmp_tat SEC(".maps");
 
 /*
- * The configured static routes, control plane only: the data plane never reads it. It is the
- * control plane's durable memory (pinned with the instance), so routes that are not installed
- * (a higher metric, a next hop without a connected route yet) survive daemon restarts and
- * upgrades too.
+ * The control plane's durable memory (the data plane never reads these): pinned with the instance,
+ * so configuration survives daemon restarts and upgrades, and laid out as the user sees it (text
+ * keys), because the hypervisor describes and records a table's entries from its map's types.
  */
+
+/* Static routes, by canonical prefix ("198.18.2.0/24"); the `route` table. */
 struct rtr_rib_key {
-	__u8 family; /* 4 or 6 */
-	__u8 plen;
-	__u16 pad;
-	__u32 metric;
-	__u8 addr[16];
+	char prefix[48];
 };
 
 struct rtr_rib_val {
-	__u8 type; /* enum rtr_route_type: GATEWAY, CONNECTED (a port but no via), or a reject type */
-	__u8 pad[7];
-	__u8 via[16];
-	char port[32]; /* port name, NUL-padded; empty: the port of the via's connected route */
+	char via[48];  /* next hop; empty for a port route or a reject type */
+	char port[16]; /* port name; empty: the port of the via's connected route */
+	char type[12]; /* "" (unicast), "blackhole", "unreachable" or "prohibit" */
+	__u32 metric;
 };
 
 struct {
@@ -197,6 +194,32 @@ struct {
 	__type(value, struct rtr_rib_val);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 } rtr_rib SEC(".maps");
+
+/* Static neighbours, by address text; the `neigh` table. */
+struct rtr_nstatic_key {
+	char address[48];
+};
+
+struct rtr_nstatic_val {
+	char port[16]; /* port name: the entry is installed while that port exists */
+	__u8 mac[6];
+	__u16 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct rtr_nstatic_key);
+	__type(value, struct rtr_nstatic_val);
+} rtr_neigh_static SEC(".maps");
+
+/* Packets the control plane dropped, by reason (it cannot write the framework's counters). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, PX_DROP_REASONS);
+	__type(key, __u32);
+	__type(value, __u64);
+} rtr_cp_drops SEC(".maps");
 
 /* Per-CPU scratch space for building replies and checksumming (too big for the stack). */
 #define RTR_MSG_MAX 1536

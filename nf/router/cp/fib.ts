@@ -1,0 +1,98 @@
+// Keeps the data plane's longest-prefix-match tries equal to what the routes call for, changing
+// only the entries that differ (so forwarding is never interrupted) and in batches.
+import type { BpfMap } from "../../../src/bpf/map/map.js";
+import type { Family } from "./addr.js";
+import { fibId, type FibEntry } from "./routes.js";
+
+export class FibTables {
+  /** What the kernel holds, by fibId(). */
+  private readonly installed = new Map<string, Buffer>();
+
+  constructor(
+    private readonly fib4: BpfMap,
+    private readonly fib6: BpfMap,
+  ) {}
+
+  private map(f: Family): BpfMap {
+    return f === 4 ? this.fib4 : this.fib6;
+  }
+
+  /** Reads what the tries hold (a restarted daemon adopting a running data plane). */
+  load(): void {
+    this.installed.clear();
+    for (const f of [4, 6] as const)
+      for (const [k, v] of this.map(f).entries()) this.installed.set(fibId(f, k), v);
+  }
+
+  get size(): number {
+    return this.installed.size;
+  }
+
+  /** Makes the tries hold exactly `desired`: new and changed entries first, then removals. */
+  sync(desired: ReadonlyMap<string, FibEntry>): { written: number; removed: number } {
+    const put: Record<Family, { keys: Buffer[]; values: Buffer[] }> = {
+      4: { keys: [], values: [] },
+      6: { keys: [], values: [] },
+    };
+    for (const [id, e] of desired) {
+      const cur = this.installed.get(id);
+      if (cur && cur.equals(e.value)) continue;
+      put[e.family].keys.push(e.key);
+      put[e.family].values.push(e.value);
+    }
+    const del: Record<Family, Buffer[]> = { 4: [], 6: [] };
+    for (const id of this.installed.keys()) {
+      if (desired.has(id)) continue;
+      const family = Number(id[0]) as Family;
+      del[family].push(Buffer.from(id.slice(2), "hex"));
+    }
+    let written = 0;
+    let removed = 0;
+    for (const f of [4, 6] as const) {
+      if (put[f].keys.length) {
+        this.map(f).updateBatch(put[f].keys, put[f].values);
+        put[f].keys.forEach((k, i) => this.installed.set(fibId(f, k), put[f].values[i]));
+        written += put[f].keys.length;
+      }
+      for (const k of del[f]) {
+        this.map(f).delete(k);
+        this.installed.delete(fibId(f, k));
+        removed++;
+      }
+    }
+    return { written, removed };
+  }
+
+  /** Sets or (with undefined) removes the entry for one prefix. */
+  set(family: Family, key: Buffer, value: Buffer | undefined): void {
+    const id = fibId(family, key);
+    const cur = this.installed.get(id);
+    if (value) {
+      if (cur?.equals(value)) return;
+      this.map(family).update(key, value);
+      this.installed.set(id, value);
+    } else if (cur) {
+      this.map(family).delete(key);
+      this.installed.delete(id);
+    }
+  }
+
+  /** Writes many entries at once (bulk route loads). */
+  putMany(entries: readonly FibEntry[]): void {
+    for (const f of [4, 6] as const) {
+      const list = entries.filter(
+        (e) => e.family === f && !this.installed.get(fibId(f, e.key))?.equals(e.value),
+      );
+      if (!list.length) continue;
+      this.map(f).updateBatch(
+        list.map((e) => e.key),
+        list.map((e) => e.value),
+      );
+      for (const e of list) this.installed.set(fibId(f, e.key), e.value);
+    }
+  }
+
+  installedValue(family: Family, key: Buffer): Buffer | undefined {
+    return this.installed.get(fibId(family, key));
+  }
+}

@@ -1,0 +1,244 @@
+// Routes: the user's static route entries (parsed and checked), the connected routes that port
+// addresses make, and what the data plane's longest-prefix-match tries must hold as a result.
+import {
+  AddressError,
+  formatIp,
+  formatPrefix,
+  isLinkLocal6,
+  isUnusable,
+  maskAddr,
+  parseIp,
+  parsePrefix,
+  prefixContains,
+  type Family,
+  type Prefix,
+} from "./addr.js";
+import { RouteType, fibKey, encodeRoute, type FibRoute, type RibRecord } from "./abi.js";
+import type { PortPlan } from "./config.js";
+
+export const ROUTE_TYPES = ["unicast", "blackhole", "unreachable", "prohibit"] as const;
+export type StaticRouteType = (typeof ROUTE_TYPES)[number];
+
+export interface StaticRoute {
+  prefix: Prefix;
+  via?: Buffer;
+  port?: string;
+  metric: number;
+  type: StaticRouteType;
+}
+
+export class RouteError extends Error {
+  override name = "RouteError";
+}
+
+const ENTRY_FIELDS = new Set(["prefix", "via", "port", "metric", "type"]);
+
+function text(entry: Record<string, unknown>, field: string): string | undefined {
+  const v = entry[field];
+  if (v === undefined || v === null || v === "") return undefined;
+  if (typeof v !== "string") throw new RouteError(`${field} must be a string (got ${JSON.stringify(v)})`);
+  return v.trim();
+}
+
+/** Parses a route entry as the API / CLI gives it: {prefix, via?, port?, metric?, type?}. */
+export function parseRouteEntry(entry: Record<string, unknown>): StaticRoute {
+  const unknown = Object.keys(entry).filter((k) => !ENTRY_FIELDS.has(k));
+  if (unknown.length)
+    throw new RouteError(
+      `unknown route field${unknown.length > 1 ? "s" : ""} ${unknown.join(", ")} (fields: prefix, via, port, metric, type)`,
+    );
+  const prefixText = text(entry, "prefix");
+  if (!prefixText) throw new RouteError("a route needs a prefix, e.g. 198.18.2.0/24 or fd00:2::/64");
+  let prefix: Prefix;
+  try {
+    prefix = parsePrefix(prefixText);
+  } catch (e) {
+    throw new RouteError((e as AddressError).message);
+  }
+  const type = (text(entry, "type") ?? "unicast") as StaticRouteType;
+  if (!ROUTE_TYPES.includes(type))
+    throw new RouteError(`type '${type}': expected one of ${ROUTE_TYPES.join(", ")}`);
+  let metric = 0;
+  const m = entry.metric;
+  if (m !== undefined && m !== null && m !== "") {
+    metric = typeof m === "string" && /^\d+$/.test(m.trim()) ? Number(m) : typeof m === "number" ? m : NaN;
+    if (!Number.isInteger(metric) || metric < 0 || metric > 0xffffffff)
+      throw new RouteError(`metric must be an integer from 0 to 4294967295 (got ${JSON.stringify(m)})`);
+  }
+  const viaText = text(entry, "via");
+  const port = text(entry, "port");
+  const route: StaticRoute = { prefix, metric, type, ...(port ? { port } : {}) };
+  if (type !== "unicast") {
+    if (viaText || port) throw new RouteError(`a ${type} route takes no via or port`);
+    return route;
+  }
+  if (!viaText && !port)
+    throw new RouteError(
+      `route ${formatPrefix(prefix)} needs a next hop (via ADDRESS) or a port (port NAME)`,
+    );
+  if (viaText) {
+    const via = parseIp(viaText);
+    if (!via) throw new RouteError(`via '${viaText}' is not an IPv4 or IPv6 address`);
+    if (via.family !== prefix.family)
+      throw new RouteError(
+        `via ${viaText} is IPv${via.family} but the prefix ${formatPrefix(prefix)} is IPv${prefix.family}`,
+      );
+    if (isUnusable(via.family, via.addr))
+      throw new RouteError(`via ${viaText} cannot be a next hop (not a unicast address)`);
+    if (via.family === 6 && isLinkLocal6(via.addr) && !port)
+      throw new RouteError(`via ${viaText} is link-local: say which port it is on (port NAME)`);
+    route.via = via.addr;
+  }
+  return route;
+}
+
+export function routeToRecord(r: StaticRoute): RibRecord {
+  return {
+    prefix: formatPrefix(r.prefix),
+    via: r.via ? formatIp(r.prefix.family, r.via) : "",
+    port: r.port ?? "",
+    type: r.type === "unicast" ? "" : r.type,
+    metric: r.metric,
+  };
+}
+
+export function routeFromRecord(rec: RibRecord): StaticRoute {
+  return parseRouteEntry({
+    prefix: rec.prefix,
+    ...(rec.via ? { via: rec.via } : {}),
+    ...(rec.port ? { port: rec.port } : {}),
+    ...(rec.type ? { type: rec.type } : {}),
+    metric: rec.metric,
+  });
+}
+
+/** The user-facing form of a static route. */
+export function routeView(r: StaticRoute): Record<string, unknown> {
+  const rec = routeToRecord(r);
+  return {
+    prefix: rec.prefix,
+    ...(rec.via ? { via: rec.via } : {}),
+    ...(rec.port ? { port: rec.port } : {}),
+    metric: rec.metric,
+    type: r.type,
+  };
+}
+
+/** A connected subnet: a port address's prefix. */
+export interface Connected {
+  prefix: Prefix;
+  port: PortPlan;
+}
+
+export function connectedRoutes(plans: readonly PortPlan[]): Connected[] {
+  const out: Connected[] = [];
+  for (const p of plans)
+    for (const a of [...p.v4, ...p.v6])
+      out.push({ prefix: { family: a.family, addr: maskAddr(a.addr, a.plen), plen: a.plen }, port: p });
+  return out;
+}
+
+/** The connected subnet with the longest prefix holding `addr` (on `port` if given). */
+export function onLink(
+  connected: readonly Connected[],
+  family: Family,
+  addr: Uint8Array,
+  port?: string,
+): Connected | undefined {
+  let best: Connected | undefined;
+  for (const c of connected)
+    if (
+      (!port || c.port.name === port) &&
+      prefixContains(c.prefix, family, addr) &&
+      (!best || c.prefix.plen > best.prefix.plen)
+    )
+      best = c;
+  return best;
+}
+
+/** Where a static route leads now, or why it cannot be installed. */
+export function resolveRoute(
+  r: StaticRoute,
+  plans: readonly PortPlan[],
+  connected: readonly Connected[],
+): { route: FibRoute } | { inactive: string } {
+  const zero = Buffer.alloc(r.prefix.family === 4 ? 4 : 16);
+  const base = { nh: zero, port: 0, plen: r.prefix.plen };
+  switch (r.type) {
+    case "blackhole":
+      return { route: { ...base, type: RouteType.BLACKHOLE } };
+    case "unreachable":
+      return { route: { ...base, type: RouteType.UNREACHABLE } };
+    case "prohibit":
+      return { route: { ...base, type: RouteType.PROHIBIT } };
+  }
+  const port = r.port ? plans.find((p) => p.name === r.port) : undefined;
+  if (r.port && !port) return { inactive: `port ${r.port} does not exist` };
+  if (!r.via) return { route: { ...base, type: RouteType.CONNECTED, port: port?.index ?? 0 } };
+  const fam = r.prefix.family;
+  const own = plans.some(
+    (p) =>
+      [...p.v4, ...p.v6].some((a) => a.family === fam && a.addr.equals(r.via as Buffer)) ||
+      (fam === 6 && p.ll6.equals(r.via as Buffer)),
+  );
+  if (own) return { inactive: `next hop ${formatIp(fam, r.via)} is one of the router's own addresses` };
+  if (fam === 6 && isLinkLocal6(r.via)) {
+    if (!port) return { inactive: "a link-local next hop needs a port" };
+    return { route: { ...base, type: RouteType.GATEWAY, nh: r.via, port: port.index } };
+  }
+  const c = onLink(connected, fam, r.via, r.port);
+  if (!c) {
+    const subnets = connected
+      .filter((x) => x.prefix.family === fam && (!r.port || x.port.name === r.port))
+      .map((x) => `${formatPrefix(x.prefix)} on ${x.port.name}`);
+    return {
+      inactive: `next hop ${formatIp(fam, r.via)} is not on a connected subnet${r.port ? ` of port ${r.port}` : ""} (connected: ${subnets.join(", ") || "none"})`,
+    };
+  }
+  return { route: { ...base, type: RouteType.GATEWAY, nh: r.via, port: c.port.index } };
+}
+
+/** One entry of the data plane's tries. */
+export interface FibEntry {
+  family: Family;
+  key: Buffer;
+  value: Buffer;
+}
+
+export const fibId = (family: Family, key: Buffer): string => `${family}:${key.toString("hex")}`;
+
+function entry(family: Family, addr: Uint8Array, plen: number, r: FibRoute): [string, FibEntry] {
+  const key = fibKey(family, addr, plen);
+  return [fibId(family, key), { family, key, value: encodeRoute(family, r) }];
+}
+
+/** The router's own addresses (/32, /128, link-local included) and the connected subnets. */
+export function interfaceEntries(plans: readonly PortPlan[]): Map<string, FibEntry> {
+  const out = new Map<string, FibEntry>();
+  for (const p of plans) {
+    for (const a of [...p.v4, ...p.v6]) {
+      const zero = Buffer.alloc(a.family === 4 ? 4 : 16);
+      const full = a.family === 4 ? 32 : 128;
+      out.set(
+        ...entry(a.family, maskAddr(a.addr, a.plen), a.plen, {
+          type: RouteType.CONNECTED,
+          port: p.index,
+          nh: zero,
+          plen: a.plen,
+        }),
+      );
+      out.set(
+        ...entry(a.family, a.addr, full, { type: RouteType.LOCAL, port: p.index, nh: zero, plen: full }),
+      );
+    }
+    out.set(
+      ...entry(6, p.ll6, 128, { type: RouteType.LOCAL, port: p.index, nh: Buffer.alloc(16), plen: 128 }),
+    );
+  }
+  return out;
+}
+
+/** The entry a static route installs, unless an interface entry holds its prefix already. */
+export function staticEntry(r: StaticRoute, resolved: FibRoute): [string, FibEntry] {
+  return entry(r.prefix.family, r.prefix.addr, r.prefix.plen, resolved);
+}
