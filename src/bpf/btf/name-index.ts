@@ -100,7 +100,8 @@ export class RawNameIndex {
     const bytes = table.bytes;
     const at = nameOff - table.start;
     for (let k = 0; k < qLen; k++) if (bytes[at + k] !== q[k]) return false;
-    if (bytes[at + qLen] === 0) return true;
-    return !exact && essentialLength(bytes, at, bytes.indexOf(0, at + qLen)) === qLen;
+    if (exact) return bytes[at + qLen] === 0;
+    // `foo___v2` is no candidate for `foo___v2___x`: its own essential name is `foo`.
+    return essentialLength(bytes, at, bytes.indexOf(0, at + qLen)) === qLen;
   }
 }

@@ -5,7 +5,7 @@ import { InsnError, ObjectFileError, RelocationError } from "../errors.js";
 import { Pseudo } from "../constants.js";
 import type { ElfFile, ElfSection, ElfSymbol } from "../elf/index.js";
 import { SHF, SHN_UNDEF } from "../elf/index.js";
-import { decode } from "../insn/index.js";
+import { decode } from "../insn/codec.js";
 import type { Instruction } from "../insn/instruction.js";
 import { LDDW, slots } from "../insn/instruction.js";
 

@@ -4,7 +4,7 @@
 import { join } from "node:path";
 import { MapType, Pseudo } from "../constants.js";
 import { ObjectFileError, PinError, PlexusBpfError, VerifierError } from "../errors.js";
-import { encode } from "../insn/index.js";
+import { encode } from "../insn/codec.js";
 import type { Instruction } from "../insn/instruction.js";
 import { BpfMap } from "../map/map.js";
 import type { MapCreateOptions } from "../map/map.js";
