@@ -60,7 +60,9 @@ export function layoutFields(
       const size = btf.sizeof(typeId);
       const name = prefix || "value";
       const byteArray = elem.kind === "int" && elem.size === 1;
-      const guess: FieldFormat = byteArray ? (size === 6 ? "mac" : elem.char ? "string" : "hex") : "hex";
+      // clang marks `char` by name, rarely by the BTF char encoding.
+      const isChar = elem.kind === "int" && (elem.char || elem.name === "char");
+      const guess: FieldFormat = byteArray ? (isChar ? "string" : size === 6 ? "mac" : "hex") : "hex";
       return [{ name, offset: base, size, signed: false, bitOffset: 0, bits: 0, format: fmt(name, guess) }];
     }
     case "int":
