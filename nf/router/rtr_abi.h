@@ -106,7 +106,6 @@ struct rtr_neigh {
 	__u8 mac[6];
 	__u8 state;
 	__u8 flags;
-	__u32 pad;
 	__u64 confirmed; /* bpf_ktime_get_ns() of the last confirmation */
 };
 
