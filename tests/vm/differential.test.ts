@@ -38,6 +38,36 @@ const TARGETS: DiffTarget[] = [
   { fixture: "insn_calls_loops" },
   { fixture: "btf_objects", programs: ["xdp_prog"] },
   { fixture: "btf_ext_prog" },
+  {
+    fixture: "vm_xdp_helpers",
+    setup: (map) => {
+      const k = (n: number): Buffer => Buffer.from(Uint32Array.of(n).buffer);
+      const lpm = (len: number, a: number[]): Buffer => Buffer.from([...k(len), ...a]);
+      map("routes").update(lpm(15, [198, 18, 0, 0]), k(15));
+      map("routes").update(lpm(24, [198, 18, 0, 0]), k(24));
+      map("routes").update(lpm(32, [198, 18, 0, 2]), k(32));
+      map("routes").update(lpm(0, [0, 0, 0, 0]), k(0));
+      map("ports").update(k(4), k(1));
+      map("ports").update(k(6), k(1));
+    },
+  },
+  {
+    fixture: "vm_tc_helpers",
+    // tc_fields also gets a context in, whose fields the kernel copies in and back out.
+    ctx: (program) => {
+      if (program !== "tc_fields") return undefined;
+      const c = Buffer.alloc(192);
+      c.writeUInt32LE(0x77, 8); // mark
+      c.writeUInt32LE(3, 32); // priority
+      c.writeUInt32LE(2, 36); // ingress_ifindex
+      [5, 6, 7, 8, 9].forEach((v, i) => c.writeUInt32LE(v, 48 + i * 4)); // cb
+      c.writeBigUInt64LE(99n, 152); // tstamp
+      c.writeUInt32LE(2, 164); // gso_segs
+      c.writeUInt32LE(1400, 176); // gso_size
+      c.writeBigUInt64LE(7n, 184); // hwtstamp
+      return c;
+    },
+  },
 ];
 
 for (const target of TARGETS) {

@@ -21,9 +21,10 @@ export interface ContextInput {
   ingressIfindex?: number;
   /** XDP: the receive queue (default 0). */
   rxQueue?: number;
-  /** TC and socket filters: the device's ifindex (default 1) and address (default zero, loopback's). */
+  /** TC and socket filters: the device's ifindex (default 1) and addresses (default zero, loopback's). */
   ifindex?: number;
   deviceMac?: Uint8Array;
+  deviceBroadcast?: Uint8Array;
 }
 
 export interface ContextOutput {
@@ -185,7 +186,7 @@ function setupSkb(vm: Vm, run: RunState, input: ContextInput): { r1: bigint; r2:
   run.hardStart = PACKET;
   run.hardEnd = PACKET + PACKET_CAPACITY;
   run.mac = mac;
-  const eth = ethTypeTrans(frame, input.deviceMac ?? ZERO_MAC);
+  const eth = ethTypeTrans(frame, input.deviceMac ?? ZERO_MAC, input.deviceBroadcast ?? ZERO_MAC);
   run.protocol = eth.protocol;
   // The kernel refuses IP packets whose network header is cut short.
   const l3 = frame.length - ETH_HLEN;

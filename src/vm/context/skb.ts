@@ -90,15 +90,22 @@ export const socketAccess = (() => {
 
 export const PacketType = { HOST: 0, BROADCAST: 1, MULTICAST: 2, OTHERHOST: 3 } as const;
 
-/** eth_type_trans() on a device with address `devAddr`: the packet type and protocol (network order). */
-export function ethTypeTrans(frame: Uint8Array, devAddr: Uint8Array): { pktType: number; protocol: number } {
+/**
+ * eth_type_trans() on a device with address `devAddr` and broadcast address `bcast` (the loopback
+ * device of test runs has zeros for both): the packet type and protocol (network order).
+ */
+export function ethTypeTrans(
+  frame: Uint8Array,
+  devAddr: Uint8Array,
+  bcast: Uint8Array,
+): { pktType: number; protocol: number } {
   let pktType: number = PacketType.HOST;
   let same = true;
   for (let i = 0; i < 6; i++) if (frame[i] !== devAddr[i]) same = false;
   if (!same) pktType = PacketType.OTHERHOST;
   if (frame[0] & 1) {
-    const bcast = frame.subarray(0, 6).every((b) => b === 0xff);
-    pktType = bcast ? PacketType.BROADCAST : PacketType.MULTICAST;
+    const isBcast = frame.subarray(0, 6).every((b, i) => b === bcast[i]);
+    pktType = isBcast ? PacketType.BROADCAST : PacketType.MULTICAST;
   }
   const proto = (frame[12] << 8) | frame[13];
   let host: number;

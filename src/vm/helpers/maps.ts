@@ -54,7 +54,7 @@ const update = (env: HelperEnv): number => {
 
 const remove = (env: HelperEnv): number => {
   const m = env.map(1);
-  needType(env, m, ELEMENT_MAPS.has(m.type) && m.type !== MapType.ARRAY && m.type !== MapType.PERCPU_ARRAY);
+  needType(env, m, ELEMENT_MAPS.has(m.type));
   return m.deleteAt(env.ptr(2, m.keySize, false, "key"));
 };
 

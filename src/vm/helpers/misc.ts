@@ -65,7 +65,8 @@ const traceVprintk = (env: HelperEnv): number => {
 const loop = (env: HelperEnv): number => {
   const n = env.num(1);
   if (env.arg(4) !== 0n) return -EINVAL;
-  if (n > MAX_LOOPS) return -E2BIG;
+  // The verifier inlines bpf_loop; its inlined check sets a 32-bit -E2BIG.
+  if (n > MAX_LOOPS) return -E2BIG >>> 0;
   const cb = env.arg(2);
   const ctx = env.arg(3);
   for (let i = 0; i < n; i++) if (env.vm.callCode(cb, [BigInt(i), ctx]) !== 0n) return i + 1;

@@ -113,7 +113,7 @@ const skbStoreBytes = (env: HelperEnv): number => {
 const csumDiff = (env: HelperEnv): number => {
   const fromSize = env.u32(2);
   const toSize = env.u32(4);
-  if ((fromSize | toSize) & 3 || fromSize + toSize > 512 || !env.fits32(2) || !env.fits32(4)) return -EINVAL;
+  if (!env.fits32(2) || !env.fits32(4)) return -EINVAL;
   const from = env.ptrOrNull(1, fromSize, false, "from");
   const to = env.ptrOrNull(3, toSize, false, "to");
   const u8 = env.mem.u8;
