@@ -72,7 +72,24 @@ export interface CreateInstanceRequest {
   ports?: { name: string; peer?: string; config?: Record<string, unknown> }[];
 }
 
-export type AttachPosition = { first: true } | { last: true } | { before: string } | { after: string };
+/** Where a transparent instance joins a chain; `position` is an absolute order (declarative apply). */
+export type AttachPosition =
+  { first: true } | { last: true } | { before: string } | { after: string } | { position: number };
+
+/** A table's fields as the API shows them: key fields first (the first one is the CLI's positional). */
+export interface TableInfo {
+  name: string;
+  description?: string;
+  /** Whether entries can be added and deleted. */
+  writable: boolean;
+  key: { name: string; format: string }[];
+  value: { name: string; format: string }[];
+}
+
+/** How a configuration change applies: merged into the current one (default) or replacing it. */
+export interface ConfigureOptions {
+  replace?: boolean;
+}
 
 /** "eth0" -> interface, "r1:west" -> instance port. */
 export function parsePeer(text: string): Peer {
@@ -181,6 +198,7 @@ export class Hypervisor {
       this.runtimes.set(name, rt);
     }
     this.ensureVeths(this.state);
+    this.removeStaleVeths(this.state);
     this.applyTables(this.state, true);
     for (const [name, rt] of this.runtimes) {
       await this.restoreTableEntries(name);
@@ -377,7 +395,8 @@ export class Hypervisor {
       }
       this.state = draft;
       await plan.commit(this.log);
-      this.removeStaleVeths(draft);
+      const kept = linkIds(draft);
+      for (const id of linkIds(before)) if (!kept.has(id)) ip(["link", "del", linkVethNames(id).a]);
       return result;
     });
   }
@@ -657,11 +676,16 @@ export class Hypervisor {
     return Object.keys(this.state.instances).filter((n) => n !== name);
   }
 
-  async configureInstance(name: string, patch: Record<string, unknown>): Promise<InstanceView> {
+  async configureInstance(
+    name: string,
+    patch: Record<string, unknown>,
+    opts: ConfigureOptions = {},
+  ): Promise<InstanceView> {
     await this.transaction((draft, plan) => {
       const st = this.instanceState(name, draft);
       const pkg = this.registry.get(st.type, st.version);
-      st.config = this.validateConfig(pkg, { ...st.config, ...patch }, `${name} config`);
+      const next = opts.replace ? patch : { ...st.config, ...patch };
+      st.config = this.validateConfig(pkg, next, `${name} config`);
       plan.after(async () => {
         const rt = this.runtime(name);
         rt.state = this.state.instances[name];
@@ -759,13 +783,19 @@ export class Hypervisor {
     });
   }
 
-  async configurePort(instance: string, port: string, patch: Record<string, unknown>): Promise<PortView> {
+  async configurePort(
+    instance: string,
+    port: string,
+    patch: Record<string, unknown>,
+    opts: ConfigureOptions = {},
+  ): Promise<PortView> {
     await this.transaction((draft, plan) => {
       const st = this.instanceState(instance, draft);
       const p = st.ports[port];
       if (!p) throw new NotFoundError(`${instance} has no port '${port}'`);
       const pkg = this.registry.get(st.type, st.version);
-      p.config = this.validatePortConfig(pkg, { ...p.config, ...patch }, `${instance}:${port} config`);
+      const next = opts.replace ? patch : { ...p.config, ...patch };
+      p.config = this.validatePortConfig(pkg, next, `${instance}:${port} config`);
       plan.after(() =>
         this.afterPortChange([instance], `configured ${instance}:${port}`, "port.configured", instance),
       );
@@ -841,6 +871,7 @@ export class Hypervisor {
       let pos: number;
       if ("first" in position) pos = here.length ? here[0].pos - 1 : 0;
       else if ("last" in position) pos = here.length ? here[here.length - 1].pos + 1 : 0;
+      else if ("position" in position) pos = position.position;
       else {
         const anchor = "before" in position ? position.before : position.after;
         const i = here.findIndex((h) => h.name === anchor);
@@ -906,6 +937,29 @@ export class Hypervisor {
       writable: spec.writable ?? false,
       map: spec.map,
     };
+  }
+
+  /** The instance's tables with their fields (from the maps' BTF and the manifest's formats). */
+  tableInfo(name: string): TableInfo[] {
+    const rt = this.runtime(name);
+    return Object.entries(rt.pkg.manifest.tables ?? {}).map(([table, spec]) => {
+      const { codec, writable } = this.tableCodec(name, table);
+      const handler = rt.control.tables?.[table];
+      const field = (f: { name: string; format: string }) => ({ name: f.name, format: f.format });
+      return {
+        name: table,
+        ...(spec.description ? { description: spec.description } : {}),
+        writable: writable || Boolean(handler?.add),
+        key: codec.keyFields.map(field),
+        value: codec.valueFields.map(field),
+      };
+    });
+  }
+
+  /** A canonical text of an entry's key: two entries with the same key replace each other. */
+  tableEntryKey(name: string, table: string, entry: Record<string, unknown>): string {
+    const { codec } = this.tableCodec(name, table);
+    return codec.encodeKey(entry).toString("hex");
   }
 
   async tableList(name: string, table: string): Promise<Record<string, unknown>[]> {
@@ -1060,6 +1114,14 @@ export class Hypervisor {
       this.events.emit("nf.removed", `removed ${name}${version ? ` ${version}` : ""}`);
     });
   }
+}
+
+/** Ids of the link veth pairs a state uses. */
+function linkIds(state: DesiredState): Set<number> {
+  const ids = new Set<number>();
+  for (const i of Object.values(state.instances))
+    for (const p of Object.values(i.ports)) if (p.link !== undefined) ids.add(p.link);
+  return ids;
 }
 
 function ip(args: string[]): void {
