@@ -12,6 +12,7 @@ const MODULES: Record<string, () => Promise<BenchModule>> = {
   "bpf-load": () => import("./bpf-load.js"),
   "bpf-maps": () => import("./bpf-maps.js"),
   "bpf-ringbuf": () => import("./bpf-ringbuf.js"),
+  "hv-control": () => import("./hv-control.js"),
 };
 
 const filters = process.argv.slice(2);

@@ -90,7 +90,9 @@ export class InstanceRuntime {
     const entry = [...obj.spec.programs.values()].find((p) => p.section === "xdp" || p.section === "tc");
     if (!entry) {
       loaded.close();
-      throw new ValidationError(`${object}: no entry program (a PX_NF() function in section "xdp" or "tc")`);
+      throw new ValidationError(
+        `${obj.file}: no entry program (a PX_NF() function in section "xdp" or "tc")`,
+      );
     }
     return { loaded, program: loaded.program(entry.name) };
   }

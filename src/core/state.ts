@@ -114,7 +114,10 @@ export class StateStore {
     return doc as DesiredState;
   }
 
-  /** write to a temporary file, fsync it, rename over the old one, fsync the directory. */
+  /**
+   * Writes a temporary file, fsyncs it and renames it over the old one: a reader (or a restarted
+   * daemon) sees the old state or the new one, never a mix.
+   */
   save(state: DesiredState): void {
     mkdirSync(dirname(this.path), { recursive: true });
     const tmp = `${this.path}.tmp-${process.pid}`;
@@ -126,11 +129,5 @@ export class StateStore {
       closeSync(fd);
     }
     renameSync(tmp, this.path);
-    const dir = openSync(dirname(this.path), "r");
-    try {
-      fsyncSync(dir);
-    } finally {
-      closeSync(dir);
-    }
   }
 }

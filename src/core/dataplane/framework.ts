@@ -16,7 +16,6 @@ import { FRAMEWORK_DIR } from "../../build/build-nf.js";
 import type { Hook, StubNeed } from "../topology.js";
 import {
   DROP_REASONS,
-  Direction,
   MAX_PORTS,
   decodeHop,
   encodeHop,
@@ -208,18 +207,14 @@ export class Framework {
 
   /** Clears a slot's framework state (ports, counters) so the next instance there starts clean. */
   resetSlot(slot: number): void {
-    const zeroHop = encodeHop({ kind: "drop" });
     const cpus = possibleCpus();
-    const zero = Array.from({ length: cpus }, () => Buffer.alloc(24));
-    for (let p = 0; p < MAX_PORTS; p++) {
-      this.map("px_ports").update(u32Key(slot * MAX_PORTS + p), zeroHop);
-      for (const dir of [Direction.RX, Direction.TX])
-        this.map("px_stats").updatePerCpu(u32Key(statsIndex(slot, p, dir)), zero);
-    }
-    const zero8 = Array.from({ length: cpus }, () => Buffer.alloc(8));
-    for (let r = 0; r < DROP_REASONS; r++)
-      this.map("px_drops").updatePerCpu(u32Key(slot * DROP_REASONS + r), zero8);
-    this.map("px_after").update(u32Key(slot), zeroHop);
+    const ports = Array.from({ length: MAX_PORTS }, (_, p) => u32Key(slot * MAX_PORTS + p));
+    this.map("px_ports").updateBatch(ports, Buffer.alloc(ports.length * 16));
+    const stats = Array.from({ length: MAX_PORTS * 2 }, (_, i) => u32Key(slot * MAX_PORTS * 2 + i));
+    this.map("px_stats").updateBatch(stats, Buffer.alloc(stats.length * cpus * 24));
+    const drops = Array.from({ length: DROP_REASONS }, (_, r) => u32Key(slot * DROP_REASONS + r));
+    this.map("px_drops").updateBatch(drops, Buffer.alloc(drops.length * cpus * 8));
+    this.map("px_after").update(u32Key(slot), encodeHop({ kind: "drop" }));
   }
 
   // ---- counters ----

@@ -2,6 +2,7 @@
 import { existsSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
+import { BpfObject } from "../../bpf/object/object.js";
 import { nfObjectPath } from "../../build/build-nf.js";
 import { projectRoot } from "../../build/compile-bpf.js";
 import { NotFoundError, ValidationError } from "../errors.js";
@@ -11,6 +12,7 @@ import { ManifestError, readManifest, type Manifest } from "./manifest.js";
 
 export class NfPackage {
   private controlPlane: Promise<ControlPlane> | undefined;
+  private readonly parsed = new Map<Hook, BpfObject>();
 
   private constructor(
     readonly dir: string,
@@ -44,6 +46,16 @@ export class NfPackage {
 
   object(hook: Hook): string {
     return nfObjectPath(this.dir, this.name, hook);
+  }
+
+  /** The parsed data-plane object for a hook (parsed once: loading does not change it). */
+  bpfObject(hook: Hook): BpfObject {
+    let o = this.parsed.get(hook);
+    if (!o) {
+      o = BpfObject.open(this.object(hook));
+      this.parsed.set(hook, o);
+    }
+    return o;
   }
 
   supports(hook: Hook): boolean {
