@@ -3,6 +3,7 @@
 // addresses and MACs, and helpers that undo themselves); teardown runs what setup deferred, newest
 // first, and the rig then checks the DUT is back to its pristine state, so arms that alternate
 // in one run never see each other's leftovers.
+import { readFileSync, writeFileSync } from "node:fs";
 import { queryTcx } from "../../src/bpf/link/tcx.js";
 import {
   exec,
@@ -87,10 +88,12 @@ export async function startDut(peers: DutPeers, config: DutConfig, pristine: str
     ...peers,
     ip: (lines) => ipBatch(peers.ns, lines),
     async sysctl(settings) {
+      // /proc/sys/net shows the namespace of the thread that opens it: no helper process needed.
       for (const [k, v] of Object.entries(settings)) {
-        const old = (await exec(peers.ns, "sysctl", ["-n", k])).stdout.trim();
-        await exec(peers.ns, "sysctl", ["-q", "-w", `${k}=${v}`]);
-        undo.push(() => exec(peers.ns, "sysctl", ["-q", "-w", `${k}=${old}`]).then(() => undefined));
+        const path = `/proc/sys/${k.replace(/\./g, "/")}`;
+        const old = withNetns(peers.ns, () => readFileSync(path, "utf8").trim());
+        withNetns(peers.ns, () => writeFileSync(path, String(v)));
+        undo.push(() => withNetns(peers.ns, () => writeFileSync(path, old)));
       }
     },
     exec: (cmd, args, opts) => exec(peers.ns, cmd, args, opts),
@@ -160,21 +163,28 @@ interface IpNeigh {
   state?: string[];
 }
 
-const json = async <T>(ns: string, args: string[]): Promise<T[]> =>
-  JSON.parse((await exec(ns, "ip", ["-j", ...args])).stdout || "[]") as T[];
+/** Commands whose JSON outputs dutState() reads, run in one helper process. */
+const STATE_COMMANDS = [
+  "ip -j link show",
+  "ip -j -4 route show table all",
+  "ip -j -6 route show table all",
+  "ip -j neigh show nud permanent",
+];
 
 /**
  * What teardown must restore, one line per fact: interfaces (up, master, MTU, MAC, XDP), TCX
  * programs, routes of every table, permanent neighbours and the forwarding sysctls.
  */
 export async function dutState(p: Pick<DutPeers, "ns" | "left" | "right">): Promise<string> {
-  const [links, r4, r6, neigh, fwd] = await Promise.all([
-    json<IpLink>(p.ns, ["link", "show"]),
-    json<IpRoute>(p.ns, ["-4", "route", "show", "table", "all"]),
-    json<IpRoute>(p.ns, ["-6", "route", "show", "table", "all"]),
-    json<IpNeigh>(p.ns, ["neigh", "show", "nud", "permanent"]),
-    exec(p.ns, "sysctl", ["-n", "net.ipv4.ip_forward", "net.ipv6.conf.all.forwarding"]),
-  ]);
+  const { stdout } = await exec(p.ns, "sh", ["-c", STATE_COMMANDS.map((c) => `${c}; echo @@`).join("; ")]);
+  const parts = stdout.split("@@\n");
+  if (parts.length !== STATE_COMMANDS.length + 1)
+    throw new Error(`reading the DUT's state: unexpected output ${stdout}`);
+  const parse = <T>(i: number) => JSON.parse(parts[i].trim() || "[]") as T[];
+  const [links, r4, r6, neigh] = [parse<IpLink>(0), parse<IpRoute>(1), parse<IpRoute>(2), parse<IpNeigh>(3)];
+  const fwd = ["net/ipv4/ip_forward", "net/ipv6/conf/all/forwarding"].map((k) =>
+    withNetns(p.ns, () => readFileSync(`/proc/sys/${k}`, "utf8").trim()),
+  );
   const lines = [
     ...links.map(
       (l) =>
@@ -192,7 +202,7 @@ export async function dutState(p: Pick<DutPeers, "ns" | "left" | "right">): Prom
         `route ${r.type ?? "unicast"} ${r.dst} via ${r.gateway ?? "-"} dev ${r.dev ?? "-"} table ${r.table ?? "main"}`,
     ),
     ...neigh.map((n) => `neigh ${n.dst} ${n.lladdr} dev ${n.dev}`),
-    `forwarding ${fwd.stdout.trim().split(/\s+/).join(" ")}`,
+    `forwarding ${fwd.join(" ")}`,
   ];
   return lines.sort().join("\n");
 }

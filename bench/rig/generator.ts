@@ -70,6 +70,11 @@ export class Generator {
     return { sent: sentPerCpu.reduce((a, b) => a + b, 0), sentPerCpu, seconds };
   }
 
+  /** The kernel's id of the program (to check it is gone after close()). */
+  get programId(): number {
+    return this.obj.program("rig_gen").id;
+  }
+
   close(): void {
     this.obj.close();
   }

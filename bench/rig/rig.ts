@@ -4,7 +4,14 @@
 // its rate to the benchmark.
 import { run as runCmd } from "../../src/testbed/netns.js";
 import type { Arm } from "../harness.js";
-import { delta, lossCounters, snapshot, type IfaceRef, type RigCounters } from "./counters.js";
+import {
+  delta,
+  driverLossCounters,
+  lossCounters,
+  snapshot,
+  type IfaceRef,
+  type RigCounters,
+} from "./counters.js";
 import { dutState, startDut, type DutConfig, type DutSession } from "./dut.js";
 import { checkSpec, flowCount, type Flows, type FrameSpec } from "./frames.js";
 import { DEFAULT_BATCH, Generator } from "./generator.js";
@@ -49,9 +56,19 @@ export interface MeasureOptions {
   pass?: boolean;
 }
 
+export interface UseDutOptions {
+  /**
+   * Send bursts of 1,000 frames until one arrives whole before returning, and fail if none does
+   * within about 3 s (default true). Off for DUTs meant to lose frames.
+   */
+  waitReady?: boolean;
+}
+
 export interface RunReport {
   /** The DUT configuration measured. */
   arm: string;
+  /** The frames sent: packet i was buildFrame(spec, i). */
+  spec: FrameSpec;
   frames: number;
   /** Frames the generator handed to the redirect. */
   sent: number;
@@ -91,6 +108,20 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const perCpu = (xs: number[]): Record<string, number> =>
   Object.fromEntries(xs.flatMap((n, cpu) => (n ? [[`cpu${cpu}`, n]] : [])));
+
+/**
+ * Frames counted at each hop (veth counters; stray frames such as neighbour discovery add a few):
+ * the first hop that shows fewer than were sent is where they went missing. A redirect into a veth
+ * without NAPI shows up here only, no drop counter moves for it.
+ */
+function pathLine(sent: number, c: RigCounters): string {
+  const n = (role: string, k: string) => c[role]?.[k] ?? 0;
+  return (
+    `path: generator ${sent} -> gen veth tx ${n("gen", "tx_packets")}` +
+    ` -> dut left rx ${n("dut left", "rx_packets")} -> dut right tx ${n("dut right", "tx_packets")}` +
+    ` -> sink rx ${n("sink", "rx_packets")}`
+  );
+}
 
 /** One line for a report: rate, counts and, if any, problems. */
 export function describeRun(r: RunReport): string {
@@ -138,8 +169,11 @@ export class Rig {
     return this.topology.dut;
   }
 
-  /** Configures the DUT with `config` and waits until frames go through it. One at a time. */
-  async useDut(config: DutConfig): Promise<DutSession> {
+  /**
+   * Configures the DUT with `config` and (unless told not to) waits until frames go through it.
+   * One DUT at a time.
+   */
+  async useDut(config: DutConfig, opts: UseDutOptions = {}): Promise<DutSession> {
     if (this.#session)
       throw new Error(`DUT '${this.#session.config.name}' is still configured: tear it down first`);
     const { dut, gen, sink } = this.topology;
@@ -154,7 +188,7 @@ export class Rig {
     };
     this.#session = wrapped;
     try {
-      await this.#waitReady();
+      if (opts.waitReady !== false) await this.#waitReady();
     } catch (e) {
       await wrapped.teardown().catch(() => undefined);
       throw e;
@@ -163,8 +197,12 @@ export class Rig {
   }
 
   /** useDut, fn, teardown (also when fn throws). */
-  async withDut<T>(config: DutConfig, fn: (session: DutSession) => Promise<T>): Promise<T> {
-    const s = await this.useDut(config);
+  async withDut<T>(
+    config: DutConfig,
+    fn: (session: DutSession) => Promise<T>,
+    opts: UseDutOptions = {},
+  ): Promise<T> {
+    const s = await this.useDut(config, opts);
     try {
       return await fn(s);
     } finally {
@@ -239,28 +277,32 @@ export class Rig {
     this.generator.configure(spec);
     this.sink.arm(spec.epoch, { verify: opts.verify, pass: opts.pass });
     const ifaces = this.#ifaces();
-    const before = await snapshot(ifaces);
+    const before = snapshot(ifaces);
 
     const sent = this.generator.send(frames, opts.batchSize ?? DEFAULT_BATCH);
     const counts = await this.#settle(sent.sent);
-    const counters = delta(before, await snapshot(ifaces));
+    const counters = delta(before, snapshot(ifaces));
 
     if (sent.sent !== frames) problems.push(`the generator ran ${sent.sent} times for ${frames} frames`);
     const lost = sent.sent - counts.good - counts.malformed;
     if (counts.malformed) problems.push(`${counts.malformed} malformed frames at the sink`);
     if (lost !== 0) {
-      const where = lossCounters(counters, new Set(["sink:rx_queue_0_xdp_drops"]));
+      const where = lossCounters(counters);
+      const driver = await driverLossCounters(ifaces, new Set(["sink:rx_queue_0_xdp_drops"]));
       problems.push(
         `${lost > 0 ? `${lost} frames lost` : `${-lost} frames more than sent`} (${((100 * Math.abs(lost)) / sent.sent).toFixed(3)}%)` +
           (where.length ? `: ${where.join(", ")}` : ": no interface counter says where"),
+        pathLine(sent.sent, counters),
+        ...(driver.length ? [`veth driver counters since the rig was built: ${driver.join(", ")}`] : []),
+        ...(await this.#napiProblems()),
       );
-      problems.push(...(await this.#napiProblems()));
     }
     if (!this.sink.attached()) problems.push("the sink's XDP program is no longer attached");
     problems.push(...(await session.checks({ sent: sent.sent, received: counts.good })));
 
     const report: RunReport = {
       arm: session.config.name,
+      spec,
       frames,
       sent: sent.sent,
       received: counts.good,
@@ -317,10 +359,10 @@ export class Rig {
   #ifaces(): IfaceRef[] {
     const { gen, dut, sink } = this.topology;
     return [
-      { role: "gen", ns: gen.ns, ifname: gen.ifname },
-      { role: "dut left", ns: dut.ns, ifname: dut.left.ifname },
-      { role: "dut right", ns: dut.ns, ifname: dut.right.ifname },
-      { role: "sink", ns: sink.ns, ifname: sink.ifname },
+      { role: "gen", ns: gen.ns, ifname: gen.ifname, ifindex: gen.ifindex },
+      { role: "dut left", ns: dut.ns, ifname: dut.left.ifname, ifindex: dut.left.ifindex },
+      { role: "dut right", ns: dut.ns, ifname: dut.right.ifname, ifindex: dut.right.ifindex },
+      { role: "sink", ns: sink.ns, ifname: sink.ifname, ifindex: sink.ifindex },
     ];
   }
 

@@ -121,6 +121,11 @@ export class Sink {
     return !this.link.closed && this.link.info().ifindex === this.at.ifindex;
   }
 
+  /** The kernel's id of the program (to check it is gone after close()). */
+  get programId(): number {
+    return this.obj.program("rig_sink").id;
+  }
+
   close(): void {
     this.link.close();
     this.obj.close();
