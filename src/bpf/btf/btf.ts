@@ -22,10 +22,10 @@ export interface BtfParseOptions {
   /** Used in error messages. */
   fileName?: string;
   /**
-   * Check the names and type ids inside each type's entries (members, parameters, enumerators,
-   * section variables) when the type is first decoded instead of here, so that parsing costs one
-   * pass over the type headers. For large trusted blobs such as the kernel's: a corrupt entry is
-   * then reported (as a BtfError) by the lookup that decodes its type.
+   * Decode types on first use, and check the names and type ids inside each type's entries
+   * (members, parameters, enumerators, section variables) then rather than at parse, which costs
+   * one pass over the type headers. For large blobs that do not change, such as the kernel's: a
+   * corrupt entry is reported (as a BtfError) by the lookup that decodes its type.
    */
   lazy?: boolean;
 }
@@ -81,8 +81,9 @@ export class Btf {
 
   /**
    * Parses binary BTF (a .BTF section, or /sys/kernel/btf/vmlinux; with `base`, split module BTF).
-   * The whole blob is validated here (see `lazy`), but a type is only decoded into its object on
-   * first use, so parsing the kernel's 100k+ types costs one pass over the bytes.
+   * With `lazy`, only the type headers are validated and indexed here; types are decoded on first
+   * use and name lookups read the raw string table, so that the blob (which must not change
+   * afterwards) is read once, quickly, and mostly never again.
    */
   static parse(buf: Uint8Array, opts: BtfParseOptions = {}): Btf {
     const raw = indexBtf(buf, {
@@ -94,6 +95,10 @@ export class Btf {
     const btf = new Btf([], { base: opts.base, strings: raw.strings, fileName: opts.fileName });
     btf.raw = raw;
     btf.own = new Array<BtfType | undefined>(raw.offsets.length);
+    if (opts.lazy) return btf;
+    // Small BTF (an object's) is decoded now, so that it no longer depends on the caller's buffer.
+    for (let id = btf.firstTypeId; id < btf.typeCount; id++) btf.typeById(id);
+    btf.raw = undefined;
     return btf;
   }
 

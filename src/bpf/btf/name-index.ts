@@ -40,7 +40,7 @@ export class RawNameIndex {
   private readonly shift: number;
 
   constructor(private readonly sec: BtfTypeSection) {
-    const { view, offsets, strings } = sec;
+    const { words, offsets, strings } = sec;
     const n = offsets.length;
     let bits = 4;
     while (1 << bits < n) bits++;
@@ -50,7 +50,7 @@ export class RawNameIndex {
     const next = new Int32Array(n);
     // From the last type down, so that every chain runs in ascending id order.
     for (let i = n - 1; i >= 0; i--) {
-      const nameOff = view.getUint32(offsets[i], true);
+      const nameOff = words[offsets[i]];
       if (nameOff === 0) continue;
       const table = strings.tableOf(nameOff) as BtfStrings;
       const bytes = table.bytes;
@@ -94,8 +94,8 @@ export class RawNameIndex {
   }
 
   private matches(i: number, q: Uint8Array, qLen: number, exact: boolean): boolean {
-    const { view, offsets, strings } = this.sec;
-    const nameOff = view.getUint32(offsets[i], true);
+    const { words, offsets, strings } = this.sec;
+    const nameOff = words[offsets[i]];
     const table = strings.tableOf(nameOff) as BtfStrings;
     const bytes = table.bytes;
     const at = nameOff - table.start;

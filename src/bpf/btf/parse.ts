@@ -41,9 +41,9 @@ const INT_BOOL = 4;
 
 /** A validated BTF blob: where each own type's record starts, decoded on demand by decodeType. */
 export interface BtfTypeSection {
-  /** Over the whole blob. */
-  readonly view: DataView;
-  /** Byte offset (in `view`) of each own type's record, in id order. */
+  /** The type section as little-endian 32-bit words (every field of every record is one). */
+  readonly words: Uint32Array;
+  /** Index in `words` of each own type's record, in id order. */
   readonly offsets: Uint32Array;
   readonly firstTypeId: number;
   readonly strings: BtfStrings;
@@ -60,10 +60,10 @@ export interface ParseContext {
   lazy?: boolean;
 }
 
-/** Bytes a record takes after its 12-byte header, by kind number, plus vlen entries of... */
-const EXTRA_FIXED = [0, 4, 0, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 4, 0, 0, 4, 0, 0];
-/** ...this many bytes each. */
-const EXTRA_PER_VLEN = [0, 0, 0, 0, 12, 12, 8, 0, 0, 0, 0, 0, 0, 8, 0, 12, 0, 0, 0, 12];
+/** Words a record takes after its 3-word header, by kind number, plus vlen entries of... */
+const FIXED_WORDS = [0, 1, 0, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 1, 0, 0];
+/** ...this many words each. */
+const ENTRY_WORDS = [0, 0, 0, 0, 3, 3, 2, 0, 0, 0, 0, 0, 0, 2, 0, 3, 0, 0, 0, 3];
 /** What follows the header, for truncation messages (`#` is vlen). */
 const WHAT_FOLLOWS = [
   "",
@@ -96,9 +96,9 @@ const ENTRY_WHAT = KIND_NAMES.map((k) =>
       ? "value of BTF enum #"
       : "member of BTF type #",
 );
-/** Offset of a type id in each entry (-1: none). */
+/** Word of a type id in each entry (-1: none). */
 const ENTRY_TYPE_AT = KIND_NAMES.map((k) =>
-  k === "struct" || k === "union" || k === "func_proto" ? 4 : k === "datasec" ? 0 : -1,
+  k === "struct" || k === "union" || k === "func_proto" ? 1 : k === "datasec" ? 0 : -1,
 );
 /** Kinds whose header's size_type field is a type id. */
 const REF_IN_HEADER = KIND_NAMES.map((k) =>
@@ -162,21 +162,35 @@ export function indexBtf(buf: Uint8Array, ctx: ParseContext): BtfTypeSection {
   if (strLen > 0 && strBytes[strLen - 1] !== 0) throw fail("BTF string section does not end with a NUL byte");
   const strings = new BtfStrings(strBytes, ctx.baseStrings);
 
-  const base = hdrLen + typeOff;
   const lazy = ctx.lazy === true;
-  const offsets = indexRecords(v, base, base + typeLen, ctx.firstTypeId, strings, fail, lazy);
-  return { view: v, offsets, firstTypeId: ctx.firstTypeId, strings, lazy };
+  const words = typeWords(buf, hdrLen + typeOff, typeLen);
+  const offsets = indexRecords(words, ctx.firstTypeId, strings, fail, lazy);
+  return { words, offsets, firstTypeId: ctx.firstTypeId, strings, lazy };
+}
+
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/**
+ * The type section as words: a view when it is aligned (the kernel's mapped blob is), else a
+ * copy. Word reads are what keeps the cold passes over 100k+ kernel types quick.
+ */
+function typeWords(buf: Uint8Array, start: number, len: number): Uint32Array {
+  const at = buf.byteOffset + start;
+  if (LITTLE_ENDIAN && at % 4 === 0) return new Uint32Array(buf.buffer, at, len / 4);
+  const v = new DataView(buf.buffer, at, len);
+  const words = new Uint32Array(len / 4);
+  for (let i = 0; i < words.length; i++) words[i] = v.getUint32(i * 4, true);
+  return words;
 }
 
 /**
- * The validating pass over the type records in v[base..end): returns where each record starts.
+ * The validating pass over the type records: returns the word index where each one starts.
  * It runs over every record of a 5+ MB kernel blob on a cold start, so it is a function of its
- * own (compiled quickly), keeps its state in locals and leaves messages to the error paths.
+ * own (compiled quickly), keeps its state in locals, reads words rather than through a DataView,
+ * and leaves messages to the error paths.
  */
 function indexRecords(
-  v: DataView,
-  base: number,
-  end: number,
+  words: Uint32Array,
   firstTypeId: number,
   strings: BtfStrings,
   fail: (msg: string) => BtfError,
@@ -184,68 +198,66 @@ function indexRecords(
 ): Uint32Array {
   const ownStart = strings.start;
   const strEnd = strings.end;
+  const end = words.length;
   const badName = (off: number) => (off < ownStart ? !strings.has(off) : off >= strEnd);
   const nameError = (off: number, what: string) =>
     fail(`${what}: name offset ${off} is outside the string section (${strEnd} bytes)`);
   const truncated = (id: number, at: number, n: number, what: string) =>
-    fail(`BTF type ${id} is truncated: ${what} needs ${n} bytes at offset ${at - base}, ${end - at} left`);
+    fail(
+      `BTF type ${id} is truncated: ${what} needs ${n * 4} bytes at offset ${at * 4}, ${(end - at) * 4} left`,
+    );
 
-  // Every record is at least 12 bytes, which bounds the number of types.
-  const maxTypes = Math.floor((end - base) / TYPE_HEADER_SIZE);
+  // Every record is at least 3 words, which bounds the number of types.
+  const maxTypes = Math.floor(end / 3);
   let offsets = new Uint32Array(Math.min(1024, maxTypes));
   let count = 0;
   let id = firstTypeId;
-  let at = base;
+  let at = 0;
   let maxRef = 0;
   let maxRefFrom = 0;
 
   while (at < end) {
-    if (at + TYPE_HEADER_SIZE > end) throw truncated(id, at, TYPE_HEADER_SIZE, "the type header");
+    if (at + 3 > end) throw truncated(id, at, 3, "the type header");
     if (count === offsets.length) {
       const grown = new Uint32Array(Math.min(offsets.length * 4, maxTypes));
       grown.set(offsets);
       offsets = grown;
     }
     offsets[count++] = at;
-    const nameOff = v.getUint32(at, true);
-    const info = v.getUint32(at + 4, true);
-    const sizeOrType = v.getUint32(at + 8, true);
+    const nameOff = words[at];
+    const info = words[at + 1];
+    const sizeOrType = words[at + 2];
     const kindNo = (info >>> 24) & 0x1f;
     const vlen = info & 0xffff;
     if (kindNo === 0 || kindNo >= KIND_NAMES.length) throw fail(`BTF type ${id} has unknown kind ${kindNo}`);
     if (nameOff !== 0 && badName(nameOff)) throw nameError(nameOff, `BTF type ${id} (${KIND_NAMES[kindNo]})`);
-    at += TYPE_HEADER_SIZE;
-    const next = at + EXTRA_FIXED[kindNo] + vlen * EXTRA_PER_VLEN[kindNo];
+    at += 3;
+    const step = ENTRY_WORDS[kindNo];
+    const next = at + FIXED_WORDS[kindNo] + vlen * step;
     if (next > end) throw truncated(id, at, next - at, WHAT_FOLLOWS[kindNo].replace("#", String(vlen)));
     // Types this record refers to: one in the header for these kinds, more in the entries below.
     let ref = REF_IN_HEADER[kindNo] ? sizeOrType : 0;
     if (kindNo === 3) {
       // array: element and index types
-      const elem = v.getUint32(at, true);
-      const index = v.getUint32(at + 4, true);
-      ref = elem > index ? elem : index;
+      ref = words[at] > words[at + 1] ? words[at] : words[at + 1];
     } else if (kindNo === 12 || kindNo === 14) {
-      const linkage = kindNo === 12 ? vlen : v.getUint32(at, true);
+      const linkage = kindNo === 12 ? vlen : words[at];
       if (linkage >= LINKAGES.length)
         throw fail(
           `BTF ${KIND_NAMES[kindNo]} ${id} (${strings.get(nameOff)}) has invalid linkage ${linkage}`,
         );
-    } else if (!lazy && vlen !== 0 && EXTRA_PER_VLEN[kindNo] !== 0) {
+    } else if (!lazy && step !== 0) {
       // One table-driven loop for the entries of every kind: a branch first taken late in a
       // 100k-type blob would throw away the optimized code of the whole loop.
-      const step = EXTRA_PER_VLEN[kindNo];
       const named = ENTRY_NAMED[kindNo];
       const typeAt = ENTRY_TYPE_AT[kindNo];
       for (let e = at; e < next; e += step) {
         if (named) {
-          const eName = v.getUint32(e, true);
+          const eName = words[e];
           if (eName !== 0 && badName(eName))
             throw nameError(eName, ENTRY_WHAT[kindNo].replace("#", String(id)));
         }
-        if (typeAt >= 0) {
-          const eType = v.getUint32(e + typeAt, true);
-          if (eType > ref) ref = eType;
-        }
+        if (typeAt >= 0 && words[e + typeAt] > ref) ref = words[e + typeAt];
       }
     }
     if (ref > maxRef) {
@@ -265,25 +277,22 @@ function indexRecords(
  * messages: run before decoding it.
  */
 export function checkEntries(sec: BtfTypeSection, id: number, fileName: string | undefined): void {
-  const v = sec.view;
+  const words = sec.words;
   const at = sec.offsets[id - sec.firstTypeId];
-  const info = v.getUint32(at + 4, true);
-  const kindNo = (info >>> 24) & 0x1f;
-  const step = EXTRA_PER_VLEN[kindNo];
+  const kindNo = (words[at + 1] >>> 24) & 0x1f;
+  const step = ENTRY_WORDS[kindNo];
   if (step === 0) return;
   const lastId = sec.firstTypeId + sec.offsets.length - 1;
-  const next = at + TYPE_HEADER_SIZE + (info & 0xffff) * step;
+  const next = at + 3 + (words[at + 1] & 0xffff) * step;
+  const typeAt = ENTRY_TYPE_AT[kindNo];
   let maxRef = 0;
-  for (let e = at + TYPE_HEADER_SIZE; e < next; e += step) {
-    if (ENTRY_NAMED[kindNo]) {
-      const off = v.getUint32(e, true);
-      if (off !== 0 && !sec.strings.has(off))
-        throw new BtfError(
-          `${ENTRY_WHAT[kindNo].replace("#", String(id))}: name offset ${off} is outside the string section (${sec.strings.end} bytes)`,
-          fileName,
-        );
-    }
-    if (ENTRY_TYPE_AT[kindNo] >= 0) maxRef = Math.max(maxRef, v.getUint32(e + ENTRY_TYPE_AT[kindNo], true));
+  for (let e = at + 3; e < next; e += step) {
+    if (ENTRY_NAMED[kindNo] && words[e] !== 0 && !sec.strings.has(words[e]))
+      throw new BtfError(
+        `${ENTRY_WHAT[kindNo].replace("#", String(id))}: name offset ${words[e]} is outside the string section (${sec.strings.end} bytes)`,
+        fileName,
+      );
+    if (typeAt >= 0) maxRef = Math.max(maxRef, words[e + typeAt]);
   }
   if (maxRef > lastId)
     throw new BtfError(
@@ -294,21 +303,20 @@ export function checkEntries(sec: BtfTypeSection, id: number, fileName: string |
 
 /** Decodes the record of type `id` of a section indexBtf has validated (so nothing is checked here). */
 export function decodeType(sec: BtfTypeSection, id: number): BtfType {
-  const v = sec.view;
+  const w = sec.words;
   const strings = sec.strings;
   const name = (off: number) => (off === 0 ? "" : (strings.get(off) as string));
   let at = sec.offsets[id - sec.firstTypeId];
-  const nameOff = v.getUint32(at, true);
-  const info = v.getUint32(at + 4, true);
-  const sizeOrType = v.getUint32(at + 8, true);
-  at += TYPE_HEADER_SIZE;
+  const info = w[at + 1];
+  const sizeOrType = w[at + 2];
+  const tname = name(w[at]);
+  at += 3;
   const vlen = info & 0xffff;
   const kindFlag = info >>> 31 === 1;
   const kind = KIND_NAMES[(info >>> 24) & 0x1f];
-  const tname = name(nameOff);
   switch (kind) {
     case "int": {
-      const enc = v.getUint32(at, true);
+      const enc = w[at];
       const e = (enc >>> 24) & 0x0f;
       return {
         id,
@@ -325,25 +333,18 @@ export function decodeType(sec: BtfTypeSection, id: number): BtfType {
     case "ptr":
       return { id, name: tname, kind, type: sizeOrType };
     case "array":
-      return {
-        id,
-        name: tname,
-        kind,
-        type: v.getUint32(at, true),
-        indexType: v.getUint32(at + 4, true),
-        nelems: v.getUint32(at + 8, true),
-      };
+      return { id, name: tname, kind, type: w[at], indexType: w[at + 1], nelems: w[at + 2] };
     case "struct":
     case "union": {
       const members: BtfMember[] = new Array(vlen);
       let bitfields = false;
-      for (let i = 0; i < vlen; i++, at += 12) {
-        const off = v.getUint32(at + 8, true);
+      for (let i = 0; i < vlen; i++, at += 3) {
+        const off = w[at + 2];
         const bitfieldSize = kindFlag ? off >>> 24 : 0;
         if (bitfieldSize) bitfields = true;
         members[i] = {
-          name: name(v.getUint32(at, true)),
-          type: v.getUint32(at + 4, true),
+          name: name(w[at]),
+          type: w[at + 1],
           bitOffset: kindFlag ? off & 0xffffff : off,
           bitfieldSize,
         };
@@ -354,16 +355,16 @@ export function decodeType(sec: BtfTypeSection, id: number): BtfType {
     }
     case "enum":
     case "enum64": {
-      const rec = kind === "enum" ? 8 : 12;
+      const step = kind === "enum" ? 2 : 3;
       const values = new Array(vlen);
-      for (let i = 0; i < vlen; i++, at += rec) {
+      for (let i = 0; i < vlen; i++, at += step) {
         let value: bigint;
-        if (kind === "enum") value = BigInt(kindFlag ? v.getInt32(at + 4, true) : v.getUint32(at + 4, true));
+        if (kind === "enum") value = BigInt(kindFlag ? w[at + 1] | 0 : w[at + 1]);
         else {
-          const raw = (BigInt(v.getUint32(at + 8, true)) << 32n) | BigInt(v.getUint32(at + 4, true));
+          const raw = (BigInt(w[at + 2]) << 32n) | BigInt(w[at + 1]);
           value = kindFlag ? BigInt.asIntN(64, raw) : raw;
         }
-        values[i] = { name: name(v.getUint32(at, true)), value };
+        values[i] = { name: name(w[at]), value };
       }
       return { id, name: tname, kind, size: sizeOrType, signed: kindFlag, values };
     }
@@ -382,26 +383,20 @@ export function decodeType(sec: BtfTypeSection, id: number): BtfType {
       return { id, name: tname, kind, type: sizeOrType, linkage: LINKAGES[vlen] };
     case "func_proto": {
       const params = new Array(vlen);
-      for (let i = 0; i < vlen; i++, at += 8)
-        params[i] = { name: name(v.getUint32(at, true)), type: v.getUint32(at + 4, true) };
+      for (let i = 0; i < vlen; i++, at += 2) params[i] = { name: name(w[at]), type: w[at + 1] };
       return { id, name: tname, kind, returnType: sizeOrType, params };
     }
     case "var":
-      return { id, name: tname, kind, type: sizeOrType, linkage: LINKAGES[v.getUint32(at, true)] };
+      return { id, name: tname, kind, type: sizeOrType, linkage: LINKAGES[w[at]] };
     case "datasec": {
       const vars = new Array(vlen);
-      for (let i = 0; i < vlen; i++, at += 12)
-        vars[i] = {
-          type: v.getUint32(at, true),
-          offset: v.getUint32(at + 4, true),
-          size: v.getUint32(at + 8, true),
-        };
+      for (let i = 0; i < vlen; i++, at += 3) vars[i] = { type: w[at], offset: w[at + 1], size: w[at + 2] };
       return { id, name: tname, kind, size: sizeOrType, vars };
     }
     case "float":
       return { id, name: tname, kind, size: sizeOrType };
     case "decl_tag": {
-      const t: BtfType = { id, name: tname, kind, type: sizeOrType, componentIdx: v.getInt32(at, true) };
+      const t: BtfType = { id, name: tname, kind, type: sizeOrType, componentIdx: w[at] | 0 };
       if (kindFlag) t.attribute = true;
       return t;
     }

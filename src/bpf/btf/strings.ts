@@ -2,6 +2,8 @@
 // offsets of its base, so an offset below `start` belongs to the base table.
 
 const latin1 = new TextDecoder("latin1");
+/** Names decoded one by one before the whole table is decoded at once. */
+const WHOLE_TABLE_AFTER = 20_000;
 const utf8 = new TextDecoder("utf-8");
 const encoder = new TextEncoder();
 
@@ -11,6 +13,10 @@ export class BtfStrings {
   /** The table ends with a NUL, so every offset inside it starts a terminated string. */
   private readonly terminated: boolean;
   private reverse: Map<string, number> | undefined;
+  /** The whole table as latin1 text, once decoded; `ascii` tells whether slices of it are the names. */
+  private text: string | undefined;
+  private ascii = false;
+  private gets = 0;
   /** First offset of this table (the base table's length for split BTF, else 0). */
   readonly start: number;
 
@@ -36,8 +42,18 @@ export class BtfStrings {
     if (at >= this.bytes.length) return undefined;
     const end = this.bytes.indexOf(0, at);
     if (end < 0) return undefined;
-    // Names are decoded one at a time: a 2.5 MB kernel table is never decoded whole for a lookup.
+    // Names are decoded one at a time, so a lookup never decodes a 2.5 MB kernel table whole;
+    // once many are asked for (every type decoded), decoding it whole is cheaper.
+    if (this.text === undefined && ++this.gets > WHOLE_TABLE_AFTER) this.decodeWhole();
+    if (this.text !== undefined && this.ascii) return this.text.slice(at, end);
     return this.view.toString("utf8", at, end);
+  }
+
+  private decodeWhole(): string {
+    this.text = latin1.decode(this.bytes);
+    // eslint-disable-next-line no-control-regex
+    this.ascii = !/[^\x00-\x7f]/.test(this.text);
+    return this.text;
   }
 
   /** Whether get(offset) finds a string (no decoding). */
@@ -59,9 +75,8 @@ export class BtfStrings {
     if (inBase !== undefined) return inBase;
     if (!this.reverse) {
       this.reverse = new Map();
-      const text = latin1.decode(this.bytes);
-      // eslint-disable-next-line no-control-regex
-      const ascii = !/[^\x00-\x7f]/.test(text);
+      const text = this.text ?? this.decodeWhole();
+      const ascii = this.ascii;
       let at = 0;
       while (at < this.bytes.length) {
         let end = text.indexOf("\0", at);
