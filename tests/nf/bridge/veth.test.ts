@@ -4,13 +4,17 @@
 // forgets, VLAN filtering drops with its reason, and the framework counts every copy.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
+import { BpfMap } from "../../../src/bpf/map/map.js";
 import {
   BridgeDrop,
+  EGRESS_PROGRAM,
   FdbFlags,
   Maps,
   decodeFdbEntry,
+  decodeFlood,
   encodeFdbEntry,
   encodeFdbKey,
+  u32,
 } from "../../../nf/bridge/abi.js";
 import { ageFdb, fdbTable, monotonicNs } from "../../../nf/bridge/fdb.js";
 import { BROADCAST, frame, mac, tag, untag, vlanOf } from "./frames.js";
@@ -194,5 +198,63 @@ for (const hook of ["xdp", "tc"] as Hook[]) {
       }
       assert.equal((await rig.exchange(0, frame(BROADCAST, mac(72), 34), 3)).length, 3);
     });
+
+    if (hook === "tc")
+      test("TC flood lists: per VLAN, the connected members, untagged ones first", () => {
+        const list = (v: number) => decodeFlood(rig.ctx.map(Maps.floodTc).lookup(u32(v)) as Buffer);
+        assert.deepEqual(list(10), { untagged: [0, 1], tagged: [3, 4] });
+        assert.deepEqual(list(20), { untagged: [2, 4], tagged: [3] });
+        assert.deepEqual(list(30), { untagged: [], tagged: [] });
+      });
+
+    if (hook === "xdp")
+      test("XDP flood sets: one devmap per distinct member set, shared by VLANs, running bridge_egress; resyncing changes nothing", async () => {
+        const outer = rig.ctx.map(Maps.floodXdp);
+        const id = (v: number) => outer.lookup(u32(v))?.readUInt32LE(0);
+        const contents = (v: number) => {
+          const m = BpfMap.fromId(id(v) as number);
+          try {
+            return [...m.entries()]
+              .map(([k, val]) => [k.readUInt32LE(0), val.readUInt32LE(0), val.readUInt32LE(4)])
+              .sort((a, b) => a[0] - b[0]);
+          } finally {
+            m.close();
+          }
+        };
+        const egress = rig.ctx.program(EGRESS_PROGRAM).id;
+        const [b0, b1, b2, b3, b4] = rig.portIfindex;
+        assert.deepEqual(
+          contents(10),
+          [b0, b1, b3, b4].map((i) => [i, i, egress]).sort((a, b) => a[0] - b[0]),
+        );
+        assert.deepEqual(
+          contents(20),
+          [b2, b3, b4].map((i) => [i, i, egress]).sort((a, b) => a[0] - b[0]),
+        );
+        assert.equal(id(30), undefined);
+        const before = [id(10), id(20)];
+        await rig.configurePorts({});
+        assert.deepEqual([id(10), id(20)], before);
+
+        // Two trunks carrying every VLAN: the 4092 VLANs with just those two share one devmap.
+        const t0 = performance.now();
+        await rig.configurePorts({ 3: { mode: "trunk" }, 4: { mode: "trunk", native: 20 } });
+        const ms = performance.now() - t0;
+        try {
+          assert.ok(id(100) !== undefined && id(100) === id(4094) && id(100) === id(1));
+          assert.deepEqual(new Set([id(10), id(20), id(100)]).size, 3);
+          assert.deepEqual(
+            contents(4094),
+            [b3, b4].map((i) => [i, i, egress]).sort((a, b) => a[0] - b[0]),
+          );
+          assert.ok(ms < 2000, `resync took ${ms.toFixed(0)} ms`);
+        } finally {
+          await rig.configurePorts({
+            3: { mode: "trunk", vlans: "10,20" },
+            4: { mode: "trunk", vlans: "10", native: 20 },
+          });
+        }
+        assert.equal(id(100), undefined);
+      });
   });
 }
