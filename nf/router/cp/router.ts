@@ -47,7 +47,7 @@ import { ipDestination } from "./frames.js";
 import { Resolver } from "./resolver.js";
 import {
   RouteError,
-  connectedRoutes,
+  comparePrefix,
   fibId,
   interfaceEntries,
   onLink,
@@ -57,7 +57,8 @@ import {
   routeToRecord,
   routeView,
   staticEntry,
-  type Connected,
+  linksOf,
+  type Links,
   type FibEntry,
   type StaticRoute,
 } from "./routes.js";
@@ -71,7 +72,7 @@ export class Router {
   private cfg: RouterConfig;
   private plans: PortPlan[] = [];
   private byIndex = new Map<number, PortPlan>();
-  private connected: Connected[] = [];
+  private links: Links = linksOf([]);
   /** Entries for the router's own addresses and connected subnets, by fibId(). */
   private ifaceEntries = new Map<string, FibEntry>();
   private readonly statics = new Map<string, StaticRoute>();
@@ -124,16 +125,14 @@ export class Router {
   applyConfig(raw: Readonly<Record<string, unknown>>): void {
     this.cfg = routerConfig(raw);
     const intervalNs = this.cfg.icmpRate ? BigInt(Math.round(1e9 / this.cfg.icmpRate)) : 0n;
-    this.ctx
-      .map("rtr_cfg")
-      .update(
-        u32(0),
-        encodeCfg({
-          intervalNs,
-          toleranceNs: intervalNs * BigInt(this.cfg.icmpBurst - 1),
-          flags: this.cfg.icmpErrors ? 0 : CFG_NO_ICMP_ERRORS,
-        }),
-      );
+    this.ctx.map("rtr_cfg").update(
+      u32(0),
+      encodeCfg({
+        intervalNs,
+        toleranceNs: intervalNs * BigInt(this.cfg.icmpBurst - 1),
+        flags: this.cfg.icmpErrors ? 0 : CFG_NO_ICMP_ERRORS,
+      }),
+    );
     this.icmpTokens = this.cfg.icmpBurst;
   }
 
@@ -146,7 +145,7 @@ export class Router {
     }
     this.plans = plans;
     this.byIndex = new Map(plans.map((p) => [p.index, p]));
-    this.connected = connectedRoutes(plans);
+    this.links = linksOf(plans);
 
     const ports = this.ctx.map("rtr_ports");
     for (let i = 0; i < MAX_PORTS; i++) {
@@ -173,7 +172,7 @@ export class Router {
   private desiredFib(): Map<string, FibEntry> {
     const out = new Map(this.ifaceEntries);
     for (const r of this.statics.values()) {
-      const res = resolveRoute(r, this.plans, this.connected);
+      const res = resolveRoute(r, this.links);
       if (!("route" in res)) continue;
       const [id, e] = staticEntry(r, res.route);
       if (!out.has(id)) out.set(id, e);
@@ -213,7 +212,7 @@ export class Router {
         const plan = this.byIndex.get(port);
         const onLinkNow =
           plan &&
-          (family === 6 && isLinkLocal6(addr) ? true : onLink(this.connected, family, addr, plan.name));
+          (family === 6 && isLinkLocal6(addr) ? true : onLink(this.links.connected, family, addr, plan.name));
         if (!onLinkNow) drop.push(k);
       }
       for (const k of drop) map.delete(k);
@@ -293,7 +292,8 @@ export class Router {
 
   routeList(): Record<string, unknown>[] {
     const out: Record<string, unknown>[] = [];
-    for (const c of this.connected)
+    const connected = [...this.links.connected].sort((a, b) => comparePrefix(a.prefix, b.prefix));
+    for (const c of connected)
       out.push({
         prefix: formatPrefix(c.prefix),
         type: "connected",
@@ -301,8 +301,9 @@ export class Router {
         metric: 0,
         active: true,
       });
-    for (const r of this.statics.values()) {
-      const res = resolveRoute(r, this.plans, this.connected);
+    const statics = [...this.statics.values()].sort((a, b) => comparePrefix(a.prefix, b.prefix));
+    for (const r of statics) {
+      const res = resolveRoute(r, this.links);
       const view = routeView(r);
       if (!("route" in res)) out.push({ ...view, active: false, reason: res.inactive });
       else if (this.ifaceEntries.has(staticEntry(r, res.route)[0]))
@@ -339,7 +340,7 @@ export class Router {
             .join(", ") || "none"
         })`,
       );
-    const res = resolveRoute(r, this.plans, this.connected);
+    const res = resolveRoute(r, this.links);
     if (!("route" in res)) throw new ValidationError(`route ${formatPrefix(r.prefix)}: ${res.inactive}`);
     const rec = routeToRecord(r);
     for (const k of Object.keys(entry)) delete entry[k];
@@ -361,7 +362,7 @@ export class Router {
     }
     const r = this.statics.get(canonical);
     if (!r) {
-      const conn = this.connected.find((c) => formatPrefix(c.prefix) === canonical);
+      const conn = this.links.connected.find((c) => formatPrefix(c.prefix) === canonical);
       if (conn)
         throw new ValidationError(
           `${canonical} is connected on port ${conn.port.name}: remove the address from the port instead`,
@@ -377,7 +378,7 @@ export class Router {
 
   /** Adds many routes at once with batched map updates (bulk loads; no per-route syscalls). */
   routeAddMany(entries: readonly Record<string, unknown>[]): number {
-    const parsed: StaticRoute[] = [];
+    const parsed: { r: StaticRoute; e: FibEntry }[] = [];
     for (const [i, entry] of entries.entries()) {
       let r: StaticRoute;
       try {
@@ -385,32 +386,25 @@ export class Router {
       } catch (e) {
         throw new ValidationError(`route ${i}: ${(e as Error).message}`);
       }
-      const res = resolveRoute(r, this.plans, this.connected);
+      const res = resolveRoute(r, this.links);
       if (!("route" in res))
         throw new ValidationError(`route ${i} (${formatPrefix(r.prefix)}): ${res.inactive}`);
-      parsed.push(r);
+      parsed.push({ r, e: staticEntry(r, res.route)[1] });
     }
-    const recs = parsed.map(routeToRecord);
+    const recs = parsed.map((p) => routeToRecord(p.r));
     this.ctx.map("rtr_rib").updateBatch(
       recs.map((r) => ribKey(r.prefix)),
       recs.map(encodeRib),
     );
-    const fib: FibEntry[] = [];
-    parsed.forEach((r, i) => {
-      this.statics.set(recs[i].prefix, r);
-      const res = resolveRoute(r, this.plans, this.connected);
-      if (!("route" in res)) return;
-      const [id, e] = staticEntry(r, res.route);
-      if (!this.ifaceEntries.has(id)) fib.push(e);
-    });
-    this.fib.putMany(fib);
+    parsed.forEach((p, i) => this.statics.set(recs[i].prefix, p.r));
+    this.fib.putMany(parsed.map((p) => p.e).filter((e) => !this.ifaceEntries.has(fibId(e.family, e.key))));
     return parsed.length;
   }
 
   // ---- the `neigh` table ----
 
   neighList(): Record<string, unknown>[] {
-    const out: Record<string, unknown>[] = [];
+    const rows: { family: Family; addr: Buffer; port: number; row: Record<string, unknown> }[] = [];
     const now = this.nowNs();
     for (const family of [4, 6] as const)
       for (const [k, v] of this.neighMap(family).entriesBatched()) {
@@ -418,15 +412,21 @@ export class Router {
         const n = decodeNeigh(v);
         const permanent = n.state === NeighState.PERMANENT;
         const incomplete = n.state === NeighState.INCOMPLETE;
-        out.push({
-          address: formatIp(family, addr),
-          port: this.byIndex.get(port)?.name ?? port,
-          ...(incomplete ? {} : { mac: formatMac(n.mac) }),
-          state: NEIGH_STATE_NAMES[n.state] ?? String(n.state),
-          ...(permanent || incomplete ? {} : { age: Number((now - n.confirmed) / 1_000_000n) / 1000 }),
+        rows.push({
+          family,
+          addr,
+          port,
+          row: {
+            address: formatIp(family, addr),
+            port: this.byIndex.get(port)?.name ?? port,
+            ...(incomplete ? {} : { mac: formatMac(n.mac) }),
+            state: NEIGH_STATE_NAMES[n.state] ?? String(n.state),
+            ...(permanent || incomplete ? {} : { age: Number((now - n.confirmed) / 1_000_000n) / 1000 }),
+          },
         });
       }
-    return out;
+    rows.sort((a, b) => a.family - b.family || Buffer.compare(a.addr, b.addr) || a.port - b.port);
+    return rows.map((r) => r.row);
   }
 
   /** Adds a static (permanent) neighbour; the entry is rewritten to its canonical form. */
@@ -456,7 +456,7 @@ export class Router {
     } else {
       if (ip.family === 6 && isLinkLocal6(ip.addr))
         throw new ValidationError(`${entry.address} is link-local: say which port it is on (port NAME)`);
-      plan = onLink(this.connected, ip.family, ip.addr)?.port;
+      plan = onLink(this.links.connected, ip.family, ip.addr)?.port;
       if (!plan)
         throw new ValidationError(
           `${entry.address} is not on a connected subnet: say which port it is on (port NAME)`,

@@ -112,6 +112,11 @@ export function routeFromRecord(rec: RibRecord): StaticRoute {
   });
 }
 
+/** Orders prefixes as `ip route` lists them: by family, then address, then length. */
+export function comparePrefix(a: Prefix, b: Prefix): number {
+  return a.family - b.family || Buffer.compare(a.addr, b.addr) || a.plen - b.plen;
+}
+
 /** The user-facing form of a static route. */
 export function routeView(r: StaticRoute): Record<string, unknown> {
   const rec = routeToRecord(r);
@@ -156,14 +161,27 @@ export function onLink(
   return best;
 }
 
+/** What routes are resolved against: the ports, their subnets and the router's own addresses. */
+export interface Links {
+  plans: readonly PortPlan[];
+  connected: readonly Connected[];
+  /** fibId-like "family:hex" of every own address (link-local ones included). */
+  own: ReadonlySet<string>;
+}
+
+export function linksOf(plans: readonly PortPlan[]): Links {
+  const own = new Set<string>();
+  for (const p of plans) {
+    for (const a of [...p.v4, ...p.v6]) own.add(`${a.family}:${a.addr.toString("hex")}`);
+    own.add(`6:${p.ll6.toString("hex")}`);
+  }
+  return { plans, connected: connectedRoutes(plans), own };
+}
+
 /** Where a static route leads now, or why it cannot be installed. */
-export function resolveRoute(
-  r: StaticRoute,
-  plans: readonly PortPlan[],
-  connected: readonly Connected[],
-): { route: FibRoute } | { inactive: string } {
-  const zero = Buffer.alloc(r.prefix.family === 4 ? 4 : 16);
-  const base = { nh: zero, port: 0, plen: r.prefix.plen };
+export function resolveRoute(r: StaticRoute, links: Links): { route: FibRoute } | { inactive: string } {
+  const fam = r.prefix.family;
+  const base = { nh: Buffer.alloc(fam === 4 ? 4 : 16), port: 0, plen: r.prefix.plen };
   switch (r.type) {
     case "blackhole":
       return { route: { ...base, type: RouteType.BLACKHOLE } };
@@ -172,23 +190,18 @@ export function resolveRoute(
     case "prohibit":
       return { route: { ...base, type: RouteType.PROHIBIT } };
   }
-  const port = r.port ? plans.find((p) => p.name === r.port) : undefined;
+  const port = r.port ? links.plans.find((p) => p.name === r.port) : undefined;
   if (r.port && !port) return { inactive: `port ${r.port} does not exist` };
   if (!r.via) return { route: { ...base, type: RouteType.CONNECTED, port: port?.index ?? 0 } };
-  const fam = r.prefix.family;
-  const own = plans.some(
-    (p) =>
-      [...p.v4, ...p.v6].some((a) => a.family === fam && a.addr.equals(r.via as Buffer)) ||
-      (fam === 6 && p.ll6.equals(r.via as Buffer)),
-  );
-  if (own) return { inactive: `next hop ${formatIp(fam, r.via)} is one of the router's own addresses` };
+  if (links.own.has(`${fam}:${r.via.toString("hex")}`))
+    return { inactive: `next hop ${formatIp(fam, r.via)} is one of the router's own addresses` };
   if (fam === 6 && isLinkLocal6(r.via)) {
     if (!port) return { inactive: "a link-local next hop needs a port" };
     return { route: { ...base, type: RouteType.GATEWAY, nh: r.via, port: port.index } };
   }
-  const c = onLink(connected, fam, r.via, r.port);
+  const c = onLink(links.connected, fam, r.via, r.port);
   if (!c) {
-    const subnets = connected
+    const subnets = links.connected
       .filter((x) => x.prefix.family === fam && (!r.port || x.port.name === r.port))
       .map((x) => `${formatPrefix(x.prefix)} on ${x.port.name}`);
     return {
