@@ -1,15 +1,50 @@
 // Type lookups by name straight from the raw BTF records and string table, decoding only the
-// types that match. Types are bucketed by the first bytes of their name (cheap to build over the
-// kernel's 100k+ types: no full name is read); a lookup compares whole names in its bucket.
-// Besides exact names it finds "essential" names, as libbpf's CO-RE candidate search compares
-// them (bpf_core_essential_name_len: the name without its last `___flavor` suffix).
+// types that match. Types are chained in buckets keyed by the first bytes of their name (cheap
+// to build over the kernel's 100k+ types, and built by parse's pass over the records: no full
+// name is read); a lookup compares whole names in its bucket. Besides exact names it finds
+// "essential" names, as libbpf's CO-RE candidate search compares them
+// (bpf_core_essential_name_len: the name without its last `___flavor` suffix).
 import type { BtfTypeSection } from "./parse.js";
 import type { BtfStrings } from "./strings.js";
 
 const UNDERSCORE = 0x5f;
 /** Name bytes that make the bucket key. */
 const KEY_BYTES = 4;
+/** Multiplier that spreads keys over buckets (Fibonacci hashing). */
+export const NAME_HASH = 0x9e3779b1;
 const encoder = new TextEncoder();
+
+/** Own types chained by name key: bucket -> head, type index -> next (descending ids, -1 ends). */
+export interface NameChains {
+  readonly heads: Int32Array;
+  /** By own type index (id - firstTypeId); grown by the pass that fills it. */
+  next: Int32Array;
+  /** Bucket of a key: Math.imul(key, NAME_HASH) >>> shift. */
+  readonly shift: number;
+}
+
+/** Empty chains for a type section of `typeLen` bytes. */
+export function newNameChains(typeLen: number): NameChains {
+  // Kernel records average about 24 bytes; a bucket per two of them is plenty.
+  let bits = 4;
+  while (1 << bits < typeLen / 48) bits++;
+  return { heads: new Int32Array(1 << bits).fill(-1), next: new Int32Array(1024), shift: 32 - bits };
+}
+
+/** Key of `len` bytes at bytes[at...]: the first KEY_BYTES of them, packed. parse inlines this. */
+function keyOf(bytes: Uint8Array, at: number, len: number): number {
+  let k = 0;
+  for (let i = 0; i < KEY_BYTES && i < len; i++) k = (k << 8) | bytes[at + i];
+  return k;
+}
+
+/** Key of the name at string offset `off` (0 for the empty name). */
+export function nameKey(strings: BtfStrings, off: number): number {
+  const table = strings.tableOf(off) as BtfStrings;
+  const at = off - table.start;
+  const end = table.bytes.indexOf(0, at);
+  return keyOf(table.bytes, at, (end < 0 ? table.bytes.length : end) - at);
+}
 
 /** Length of the essential part of the NUL-terminated name at bytes[at..end). */
 export function essentialLength(bytes: Uint8Array, at: number, end: number): number {
@@ -25,45 +60,12 @@ export function essentialLength(bytes: Uint8Array, at: number, end: number): num
   return end - at;
 }
 
-/** The up to KEY_BYTES first bytes of bytes[at..at+len), packed. */
-function keyOf(bytes: Uint8Array, at: number, len: number): number {
-  let k = 0;
-  for (let i = 0; i < KEY_BYTES && i < len; i++) k = (k << 8) | bytes[at + i];
-  return k;
-}
-
 export class RawNameIndex {
-  /** Bucket -> first own type index (id - firstTypeId) of its chain, -1 when empty. */
-  private readonly heads: Int32Array;
-  /** Own type index -> next own type index of its bucket (ascending ids), -1 at the end. */
-  private readonly next: Int32Array;
-  private readonly shift: number;
+  private readonly chains: NameChains;
 
   constructor(private readonly sec: BtfTypeSection) {
-    const { words, offsets, strings } = sec;
-    const n = offsets.length;
-    let bits = 4;
-    while (1 << bits < n) bits++;
-    const shift = 32 - bits;
-    this.shift = shift;
-    const heads = new Int32Array(1 << bits).fill(-1);
-    const next = new Int32Array(n);
-    // From the last type down, so that every chain runs in ascending id order.
-    for (let i = n - 1; i >= 0; i--) {
-      const nameOff = words[offsets[i]];
-      if (nameOff === 0) continue;
-      const table = strings.tableOf(nameOff) as BtfStrings;
-      const bytes = table.bytes;
-      const at = nameOff - table.start;
-      let k = 0;
-      for (let j = 0, c = bytes[at]; j < KEY_BYTES && c !== 0; c = bytes[at + ++j]) k = (k << 8) | c;
-      if (k === 0) continue; // the empty name
-      const b = Math.imul(k, 0x9e3779b1) >>> shift;
-      next[i] = heads[b];
-      heads[b] = i;
-    }
-    this.heads = heads;
-    this.next = next;
+    if (!sec.names) throw new Error("RawNameIndex needs a lazily parsed type section");
+    this.chains = sec.names;
   }
 
   /**
@@ -83,14 +85,15 @@ export class RawNameIndex {
       if (b !== buckets[0]) buckets.push(b);
     }
     const out: number[] = [];
+    const { heads, next } = this.chains;
     for (const b of buckets)
-      for (let i = this.heads[b]; i >= 0; i = this.next[i])
+      for (let i = heads[b]; i >= 0; i = next[i])
         if (this.matches(i, q, qLen, exact)) out.push(this.sec.firstTypeId + i);
-    return buckets.length > 1 ? out.sort((a, b) => a - b) : out;
+    return out.sort((a, b) => a - b);
   }
 
   private bucket(key: number): number {
-    return Math.imul(key, 0x9e3779b1) >>> this.shift;
+    return Math.imul(key, NAME_HASH) >>> this.chains.shift;
   }
 
   private matches(i: number, q: Uint8Array, qLen: number, exact: boolean): boolean {

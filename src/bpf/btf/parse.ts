@@ -1,6 +1,8 @@
 // Reads the binary BTF format (include/uapi/linux/btf.h): one validating pass that records where
 // each type record starts, and a decoder that turns one record into the type model of types.ts.
 import { BtfError } from "../errors.js";
+import { NAME_HASH, nameKey, newNameChains } from "./name-index.js";
+import type { NameChains } from "./name-index.js";
 import { BtfStrings } from "./strings.js";
 import type { BtfKindName, BtfLinkage, BtfMember, BtfType } from "./types.js";
 
@@ -49,6 +51,8 @@ export interface BtfTypeSection {
   readonly strings: BtfStrings;
   /** The names and type ids inside entries are still unchecked: checkEntries before decoding. */
   readonly lazy: boolean;
+  /** Lazy sections: the types chained by name, for RawNameIndex. */
+  readonly names?: NameChains;
 }
 
 export interface ParseContext {
@@ -164,8 +168,10 @@ export function indexBtf(buf: Uint8Array, ctx: ParseContext): BtfTypeSection {
 
   const lazy = ctx.lazy === true;
   const words = typeWords(buf, hdrLen + typeOff, typeLen);
-  const offsets = indexRecords(words, ctx.firstTypeId, strings, fail, lazy);
-  return { words, offsets, firstTypeId: ctx.firstTypeId, strings, lazy };
+  const names = lazy ? newNameChains(typeLen) : undefined;
+  const offsets = indexRecords(words, ctx.firstTypeId, strings, fail, names);
+  if (names) names.next = names.next.subarray(0, offsets.length);
+  return { words, offsets, firstTypeId: ctx.firstTypeId, strings, lazy, names };
 }
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
@@ -184,9 +190,10 @@ function typeWords(buf: Uint8Array, start: number, len: number): Uint32Array {
 }
 
 /**
- * The validating pass over the type records: returns the word index where each one starts.
- * It runs over every record of a 5+ MB kernel blob on a cold start, so it is a function of its
- * own (compiled quickly), keeps its state in locals, reads words rather than through a DataView,
+ * The validating pass over the type records: returns the word index where each one starts, and
+ * for a lazy section (`names`) chains the types by name on the way. It runs over every record of
+ * a 5+ MB kernel blob on a cold start, mostly before the JIT has optimized it: so it is one pass,
+ * a function of its own, keeps its state in locals, reads words rather than through a DataView,
  * and leaves messages to the error paths.
  */
 function indexRecords(
@@ -194,8 +201,13 @@ function indexRecords(
   firstTypeId: number,
   strings: BtfStrings,
   fail: (msg: string) => BtfError,
-  lazy: boolean,
+  names: NameChains | undefined,
 ): Uint32Array {
+  const lazy = names !== undefined;
+  const nameBytes = strings.bytes;
+  const heads = names?.heads ?? new Int32Array(0);
+  let chainNext = names?.next ?? new Int32Array(0);
+  const shift = names?.shift ?? 0;
   const ownStart = strings.start;
   const strEnd = strings.end;
   const end = words.length;
@@ -222,6 +234,12 @@ function indexRecords(
       const grown = new Uint32Array(Math.min(offsets.length * 4, maxTypes));
       grown.set(offsets);
       offsets = grown;
+      if (lazy) {
+        const grownNext = new Int32Array(grown.length);
+        grownNext.set(chainNext);
+        chainNext = grownNext;
+        names.next = chainNext;
+      }
     }
     offsets[count++] = at;
     const nameOff = words[at];
@@ -231,6 +249,26 @@ function indexRecords(
     const vlen = info & 0xffff;
     if (kindNo === 0 || kindNo >= KIND_NAMES.length) throw fail(`BTF type ${id} has unknown kind ${kindNo}`);
     if (nameOff !== 0 && badName(nameOff)) throw nameError(nameOff, `BTF type ${id} (${KIND_NAMES[kindNo]})`);
+    if (lazy && nameOff !== 0) {
+      // nameKey() inlined: the first KEY_BYTES bytes of the name, packed (0 for the empty name).
+      let key: number;
+      if (nameOff >= ownStart) {
+        const p = nameOff - ownStart;
+        key = nameBytes[p];
+        if (key !== 0 && nameBytes[p + 1] !== 0) {
+          key = (key << 8) | nameBytes[p + 1];
+          if (nameBytes[p + 2] !== 0) {
+            key = (key << 8) | nameBytes[p + 2];
+            if (nameBytes[p + 3] !== 0) key = (key << 8) | nameBytes[p + 3];
+          }
+        }
+      } else key = nameKey(strings, nameOff);
+      if (key !== 0) {
+        const b = Math.imul(key, NAME_HASH) >>> shift;
+        chainNext[count - 1] = heads[b];
+        heads[b] = count - 1;
+      }
+    }
     at += 3;
     const step = ENTRY_WORDS[kindNo];
     const next = at + FIXED_WORDS[kindNo] + vlen * step;
