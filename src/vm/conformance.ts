@@ -5,6 +5,7 @@
 import { PlexusBpfError } from "../bpf/errors.js";
 import { decode } from "../bpf/insn/codec.js";
 import { conformanceHelpers } from "./helpers/conformance.js";
+import "./jit/engine.js";
 import type { EngineName } from "./vm.js";
 import { Vm } from "./vm.js";
 

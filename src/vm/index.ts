@@ -1,6 +1,7 @@
 // plexus/vm: the userspace eBPF runtime (interpreter and WebAssembly JIT) and its maps.
 export type { EngineName, LoadProgramOptions, RunInput, VmOptions, VmRunResult } from "./vm.js";
 export { Vm } from "./vm.js";
+export { JitEngine } from "./jit/engine.js";
 export { VmProgram } from "./program.js";
 export type { ContextKind } from "./prepare.js";
 export type { TraceEvent, Tracer } from "./interp.js";

@@ -267,9 +267,8 @@ export class Interpreter {
           if (code === Op.MAY_GOTO) {
             if (mayGoto === 0) {
               const t = p.target[pc];
-              const back = t <= pc;
+              if (t <= pc) this.#checkBudget(prog, pc);
               pc = t;
-              if (back) this.#checkBudget(prog, pc);
             } else {
               mayGoto--;
               pc++;
@@ -283,10 +282,10 @@ export class Interpreter {
             taken = compare(op, regs[dst], b, cls === Class.JMP32);
           }
           if (taken) {
+            // Backward jumps check the budget (reported at the jump), as the JIT does.
             const t = p.target[pc];
-            const back = t <= pc;
+            if (t <= pc) this.#checkBudget(prog, pc);
             pc = t;
-            if (back) this.#checkBudget(prog, pc);
           } else pc++;
         }
       }

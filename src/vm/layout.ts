@@ -39,6 +39,13 @@ export const CURRENT_PROG = SCRATCH + 152;
 /** Current CPU (per-CPU maps, smp_processor_id). */
 export const CURRENT_CPU = SCRATCH + 156;
 
+/** Full r0 of the last JIT run (i64). */
+export const R0_OUT = SCRATCH + 168;
+/** Maps of the runtime by id (header addresses), for the JIT's map helpers to validate map pointers. */
+export const MAP_COUNT = SCRATCH + 176;
+export const MAP_TABLE = SCRATCH + 0x200;
+export const MAX_MAPS = (0x1000 - 0x200) / 4;
+
 /** Codes of FAULT_KIND. */
 export const FaultCode = { MEMORY: 1, BUDGET: 2, CALL_DEPTH: 3, HELPER: 4 } as const;
 

@@ -26,7 +26,10 @@ import {
   CURRENT_CPU,
   CURRENT_PROG,
   FRAME_SIZE,
+  MAP_COUNT,
+  MAP_TABLE,
   MAX_FRAMES,
+  MAX_MAPS,
   PKT_DATA,
   PKT_END,
   PKT_HARD_END,
@@ -118,8 +121,8 @@ export class Vm implements MapHost {
   #tail: VmProgram | undefined;
   #callbackKey = 0;
   #callbackKeyRegion: Region | undefined;
-  /** The JIT engine, loaded on first use (see jit/engine.ts). */
-  jit: { run(prog: VmProgram, r1: bigint, r2: bigint): bigint } | undefined;
+  /** The JIT engine (jit/engine.ts registers itself here when created). */
+  jit: { run(prog: VmProgram, r1: bigint, r2: bigint): bigint; ensureCompiled(): void } | undefined;
 
   constructor(opts: VmOptions = {}) {
     this.options = opts;
@@ -156,8 +159,11 @@ export class Vm implements MapHost {
 
   /** Creates a map in this runtime (BPF_MAP_CREATE's checks and errors). */
   createMap(opts: VmMapOptions): VmMap {
+    if (this.maps.length >= MAX_MAPS) throw new PlexusBpfError(`vm: more than ${MAX_MAPS} maps`);
     const m = createVmMap(this, opts);
     m.id = this.maps.length;
+    this.mem.u32[(MAP_TABLE >> 2) + m.id] = m.header;
+    this.mem.u32[MAP_COUNT >> 2] = m.id + 1;
     this.maps.push(m);
     this.#mapsByHeader.set(m.header, m);
     this.mem.u32[(m.header + 16) >> 2] = m.id;
@@ -284,6 +290,9 @@ export class Vm implements MapHost {
     return typeof r === "bigint" ? BigInt.asUintN(64, r) : BigInt.asUintN(64, BigInt(r));
   }
 
+  /** Set by jit/engine.ts: creates the JIT engine of a runtime (kept out of vm.ts's imports). */
+  static createJit: ((vm: Vm) => NonNullable<Vm["jit"]>) | undefined;
+
   /** Whether the helper is bpf_tail_call (engines keep r0 when it fails). */
   static isTailCall(id: number): boolean {
     return id === HelperId.tail_call;
@@ -354,9 +363,11 @@ export class Vm implements MapHost {
     r.data = data;
     r.end = end;
     const u32 = this.mem.u32;
-    u32[PKT_META >> 2] = meta;
+    // The JIT's inline check allows [PKT_META, PKT_END): socket filters get no direct access.
+    const direct = r.kind !== "socket";
+    u32[PKT_META >> 2] = direct ? meta : 0;
     u32[PKT_DATA >> 2] = data;
-    u32[PKT_END >> 2] = end;
+    u32[PKT_END >> 2] = direct ? end : 0;
     u32[PKT_HARD_START >> 2] = r.hardStart;
     u32[PKT_HARD_END >> 2] = r.hardEnd;
     if (r.packetRegion) this.regions.move(r.packetRegion, meta, end);
@@ -418,8 +429,9 @@ export class Vm implements MapHost {
         }
         instructions = this.budget - this.interp.remaining;
       } else {
-        const jit = this.jit;
+        const jit = this.jit ?? Vm.createJit?.(this);
         if (!jit) throw new PlexusBpfError("vm: the JIT is not loaded (import plexus/vm's jit module)");
+        jit.ensureCompiled();
         r0 = this.#catchStop(() => jit.run(prog, r1, r2));
       }
       this.#releaseCheck(run);

@@ -3,7 +3,7 @@
 // fields the kernel copies out. Invalid inputs fail with the kernel's errno.
 import { BpfError } from "../../bpf/errors.js";
 import { E2BIG, EINVAL } from "../../bpf/sys/errno.js";
-import { CTX, CTX_PERM, CTX_SIZE, PACKET, PACKET_CAPACITY } from "../layout.js";
+import { CTX, CTX_PERM, CTX_SIZE, PACKET, PACKET_CAPACITY, PKT_END, PKT_META } from "../layout.js";
 import type { RunState } from "../run-state.js";
 import type { Vm } from "../vm.js";
 import type { AccessTable } from "./access.js";
@@ -87,6 +87,9 @@ function setupRaw(vm: Vm, run: RunState, input: ContextInput): { r1: bigint; r2:
   if (memory.length > PACKET_CAPACITY)
     invalid(`input memory of ${memory.length} bytes (at most ${PACKET_CAPACITY})`);
   vm.mem.write(PACKET, memory);
+  // The JIT's inline check covers the input memory as it covers a packet.
+  vm.mem.u32[PKT_META >> 2] = PACKET;
+  vm.mem.u32[PKT_END >> 2] = PACKET + memory.length;
   if (memory.length)
     run.inputRegion = vm.regions.add({
       kind: "input",
