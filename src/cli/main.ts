@@ -1,8 +1,21 @@
 // plexus: the command line. Sub-commands live in ./commands, one file per noun.
 import { Command, CommanderError } from "commander";
+import { ApiError, ConnectionError } from "../api/client.js";
 import { PlexusBpfError } from "../bpf/errors.js";
+import { PlexusError } from "../core/errors.js";
+import { addDaemonOptions } from "./commands/client.js";
+import { registerCompletionCommands } from "./commands/completion.js";
+import { registerDaemonCommand } from "./commands/daemon.js";
+import { registerDeclarativeCommands } from "./commands/declarative.js";
+import { registerEventCommands } from "./commands/events.js";
+import { registerInstanceCommands } from "./commands/instance.js";
+import { registerLinkCommands } from "./commands/link.js";
+import { registerNfCommands } from "./commands/nf.js";
 import { registerObjCommands } from "./commands/obj.js";
+import { registerPortCommands } from "./commands/port.js";
 import { registerProgCommands } from "./commands/prog.js";
+import { registerTableCommand } from "./commands/table.js";
+import { registerTopologyCommands } from "./commands/topology.js";
 import { registerVmCommands } from "./commands/vm.js";
 import { UsageError } from "./errors.js";
 
@@ -11,27 +24,62 @@ export function buildProgram(): Command {
     .description("plexus: a programmable network hypervisor for Linux, built on eBPF")
     .showHelpAfterError("(run with --help for usage)")
     .exitOverride();
+  addDaemonOptions(program);
+  registerDaemonCommand(program);
+  registerNfCommands(program);
+  registerInstanceCommands(program);
+  registerPortCommands(program);
+  registerLinkCommands(program);
+  registerTopologyCommands(program);
+  registerEventCommands(program);
+  registerDeclarativeCommands(program);
+  registerTableCommand(program);
+  registerCompletionCommands(program);
   registerObjCommands(program);
   registerProgCommands(program);
   registerVmCommands(program);
+  program.addHelpText(
+    "after",
+    `
+Tables of an instance: plexus INSTANCE TABLE show|add|del [ARGS]  (e.g. plexus br0 fdb show)
+The daemon is found with --socket PATH or PLEXUS_SOCKET (default /run/plexus/plexus.sock),
+or --url http://HOST:PORT or PLEXUS_URL with PLEXUS_TOKEN.`,
+  );
   return program;
 }
 
-export async function main(argv: string[]): Promise<number> {
+const VALUE_OPTIONS = new Set(["--socket", "--url"]);
+
+/** `plexus br0 fdb show` is `plexus table br0 fdb show`: an unknown first word names an instance. */
+function expandTableShorthand(program: Command, argv: string[]): string[] {
+  let i = 0;
+  while (i < argv.length && argv[i].startsWith("-")) i += VALUE_OPTIONS.has(argv[i]) ? 2 : 1;
+  const word = argv[i];
+  if (word === undefined || word === "help") return argv;
+  const known = program.commands.some((c) => c.name() === word || c.aliases().includes(word));
+  return known ? argv : [...argv.slice(0, i), "table", ...argv.slice(i)];
+}
+
+export async function main(argv: string[], name = "plexus"): Promise<number> {
   const program = buildProgram();
+  const fail = (message: string, code: number) => {
+    process.stderr.write(`${name}: ${message}\n`);
+    return code;
+  };
   try {
-    await program.parseAsync(argv, { from: "user" });
+    await program.parseAsync(expandTableShorthand(program, argv), { from: "user" });
     return 0;
   } catch (e) {
     if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2;
-    if (e instanceof UsageError) {
-      process.stderr.write(`plexus: ${e.message}\n`);
-      return 2;
+    if (e instanceof UsageError) return fail(e.message, 2);
+    if (e instanceof ApiError) {
+      const code = fail(e.message, 1);
+      if (e.problem.verifierLog)
+        process.stderr.write(`verifier log (end):\n${e.problem.verifierLog.replace(/^/gm, "  ")}\n`);
+      return code;
     }
-    if (e instanceof PlexusBpfError) {
-      process.stderr.write(`plexus: ${e.message}\n`);
-      return 1;
-    }
+    if (e instanceof ConnectionError || e instanceof PlexusError || e instanceof PlexusBpfError)
+      return fail(e.message, 1);
     throw e;
   }
 }
