@@ -1,8 +1,12 @@
 // Codecs between JavaScript values and the bytes of map keys and values. Integers are host
 // (little-endian) order like C fields; be16/be32 and the address codecs are network order, as they
 // appear in packets. struct() lays fields out as a C compiler does (natural alignment, tail padding).
-import { isIPv4, isIPv6 } from "node:net";
+import { createRequire } from "node:module";
 import { PlexusBpfError } from "../errors.js";
+
+/** node:net, loaded on first use: it costs a cold start milliseconds and only checks addresses here. */
+let net: typeof import("node:net") | undefined;
+const netModule = () => (net ??= createRequire(import.meta.url)("node:net") as typeof import("node:net"));
 
 export interface Codec<T> {
   /** Encoded size in bytes. */
@@ -181,14 +185,14 @@ export const cstring = (n: number): FieldCodec<string> =>
   );
 
 export function parseIpv4(s: string): Buffer {
-  if (!isIPv4(s)) throw new PlexusBpfError(`not an IPv4 address: ${JSON.stringify(s)}`);
+  if (!netModule().isIPv4(s)) throw new PlexusBpfError(`not an IPv4 address: ${JSON.stringify(s)}`);
   return Buffer.from(s.split(".").map(Number));
 }
 
 export const formatIpv4 = (b: Uint8Array): string => `${b[0]}.${b[1]}.${b[2]}.${b[3]}`;
 
 export function parseIpv6(s: string): Buffer {
-  if (!isIPv6(s)) throw new PlexusBpfError(`not an IPv6 address: ${JSON.stringify(s)}`);
+  if (!netModule().isIPv6(s)) throw new PlexusBpfError(`not an IPv6 address: ${JSON.stringify(s)}`);
   let text = s.replace(/%.*$/, "");
   // A trailing dotted quad (::ffff:1.2.3.4) becomes two groups.
   const v4 = /(\d+\.\d+\.\d+\.\d+)$/.exec(text);

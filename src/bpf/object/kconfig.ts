@@ -3,7 +3,7 @@
 // from the running kernel's config (/boot/config-$(uname -r) or /proc/config.gz).
 import { existsSync, readFileSync } from "node:fs";
 import { release } from "node:os";
-import { gunzipSync } from "node:zlib";
+import { createRequire } from "node:module";
 import { ObjectFileError } from "../errors.js";
 import type { Btf } from "../btf/index.js";
 import type { KconfigExtern } from "./spec.js";
@@ -76,7 +76,11 @@ export function readKernelConfig(): Map<string, string> {
   const boot = `/boot/config-${release()}`;
   let text = "";
   if (existsSync(boot)) text = readFileSync(boot, "utf8");
-  else if (existsSync("/proc/config.gz")) text = gunzipSync(readFileSync("/proc/config.gz")).toString("utf8");
+  else if (existsSync("/proc/config.gz")) {
+    // node:zlib (and the streams behind it) is loaded only here, not by every cold start.
+    const zlib = createRequire(import.meta.url)("node:zlib") as typeof import("node:zlib");
+    text = zlib.gunzipSync(readFileSync("/proc/config.gz")).toString("utf8");
+  }
   const cfg = new Map<string, string>();
   for (const line of text.split("\n")) {
     const m = /^(CONFIG_\w+)=(.*)$/.exec(line);
