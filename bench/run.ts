@@ -13,6 +13,7 @@ const MODULES: Record<string, () => Promise<BenchModule>> = {
   "bpf-maps": () => import("./bpf-maps.js"),
   "bpf-ringbuf": () => import("./bpf-ringbuf.js"),
   "hv-control": () => import("./hv-control.js"),
+  "rig-baselines": () => import("./rig-baselines.js"),
 };
 
 const filters = process.argv.slice(2);

@@ -6,6 +6,7 @@
 import { TestRunFlags } from "../../src/bpf/constants.js";
 import type { LoadedObject } from "../../src/bpf/object/load.js";
 import { withNetns, type Endpoint } from "../../src/testbed/netns.js";
+import { cpuBetween, sampleCpu, type CpuUse } from "./cpu-time.js";
 import { buildFrame, genConfig, type FrameSpec } from "./frames.js";
 import { loadRigObject } from "./programs.js";
 
@@ -21,6 +22,8 @@ export interface SendResult {
   sentPerCpu: number[];
   /** Wall-clock seconds of the test run. */
   seconds: number;
+  /** CPU the run used, and how long the thread waited for a CPU. */
+  cpu: CpuUse;
 }
 
 const KEY0 = Buffer.alloc(4);
@@ -59,15 +62,17 @@ export class Generator {
     if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > MAX_BATCH)
       throw new RangeError(`batch size ${batchSize}: must be an integer in 1..${MAX_BATCH}`);
     const prog = this.obj.program("rig_gen");
+    const c0 = sampleCpu();
     const t0 = process.hrtime.bigint();
     withNetns(this.out.ns, () =>
       prog.testRun({ data, repeat: frames, flags: TestRunFlags.XDP_LIVE_FRAMES, batchSize }),
     );
     const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+    const cpu = cpuBetween(c0, sampleCpu());
     const sentPerCpu = (this.obj.map("gen_sent").lookupPerCpu(KEY0) ?? []).map((b) =>
       Number(b.readBigUInt64LE(0)),
     );
-    return { sent: sentPerCpu.reduce((a, b) => a + b, 0), sentPerCpu, seconds };
+    return { sent: sentPerCpu.reduce((a, b) => a + b, 0), sentPerCpu, seconds, cpu };
   }
 
   /** The kernel's id of the program (to check it is gone after close()). */

@@ -3,7 +3,7 @@
 // not add up carries its problems in the report; arm() retries it and records it, and never hands
 // its rate to the benchmark.
 import { run as runCmd } from "../../src/testbed/netns.js";
-import type { Arm } from "../harness.js";
+import { median, type Arm, type ArmResult } from "../harness.js";
 import {
   delta,
   driverLossCounters,
@@ -12,6 +12,7 @@ import {
   type IfaceRef,
   type RigCounters,
 } from "./counters.js";
+import type { CpuUse } from "./cpu-time.js";
 import { dutState, startDut, type DutConfig, type DutSession } from "./dut.js";
 import { checkSpec, flowCount, type Flows, type FrameSpec } from "./frames.js";
 import { DEFAULT_BATCH, Generator } from "./generator.js";
@@ -46,7 +47,10 @@ export interface MeasureOptions {
   ipv6?: boolean;
   /** Flow variety (default one flow). Sources at most MAX_SRC_ADDRS. */
   flows?: Flows;
-  /** Live-frames batch size, 1..256 (default 64, NAPI's budget). */
+  /**
+   * Live-frames batch size, 1..256 (default 64, NAPI's budget). Above 128 a batch can overrun the
+   * 256-slot ring of the DUT's veth, and the run reports the frames lost there.
+   */
   batchSize?: number;
   /** IP TTL / hop limit of the frames (default 64). */
   ttl?: number;
@@ -54,6 +58,16 @@ export interface MeasureOptions {
   verify?: boolean;
   /** Sink passes frames to its stack (for tcpdump) instead of dropping them. */
   pass?: boolean;
+}
+
+export interface ArmOptions extends MeasureOptions {
+  /** The arm's name (default the DutConfig's): tells apart arms that share a DUT, not traffic. */
+  name?: string;
+  /**
+   * What the arm returns: delivered frames per wall-clock second (default) or per CPU-second of
+   * the pipeline, which other tasks on a shared machine do not drag down.
+   */
+  metric?: "pps" | "ppsPerCpu";
 }
 
 export interface UseDutOptions {
@@ -85,6 +99,13 @@ export interface RunReport {
   pps: number;
   /** Generated frames per second. */
   sendPps: number;
+  /**
+   * Delivered frames per CPU-second of the run (the calling thread plus ksoftirqd): what the
+   * pipeline does with a CPU to itself. Steadier than `pps` on a shared machine.
+   */
+  ppsPerCpu: number;
+  /** CPU seconds the run used (of which in ksoftirqd), and seconds the thread waited for a CPU. */
+  cpu: CpuUse;
   /** CPU -> frames, for the generator and for the sink. */
   cpus: { generator: Record<string, number>; sink: Record<string, number> };
   /** Interface counters that moved during the run, by role. */
@@ -126,7 +147,8 @@ function pathLine(sent: number, c: RigCounters): string {
 /** One line for a report: rate, counts and, if any, problems. */
 export function describeRun(r: RunReport): string {
   const where = `generator on ${Object.keys(r.cpus.generator).join("+") || "?"}, sink on ${Object.keys(r.cpus.sink).join("+") || "?"}`;
-  const base = `${r.arm}: ${(r.pps / 1e6).toFixed(2)} Mpps, ${r.received}/${r.sent} frames in ${r.seconds.toFixed(3)} s (${where})`;
+  const cpu = `${(r.ppsPerCpu / 1e6).toFixed(2)} Mpps per CPU-second, waited ${r.cpu.waitSeconds.toFixed(2)} s for a CPU`;
+  const base = `${r.arm}: ${(r.pps / 1e6).toFixed(2)} Mpps, ${r.received}/${r.sent} frames in ${r.seconds.toFixed(3)} s (${cpu}; ${where})`;
   return r.ok ? base : `${base}: ${r.problems.join("; ")}`;
 }
 
@@ -313,6 +335,8 @@ export class Rig {
       seconds: sent.seconds,
       pps: counts.good / sent.seconds,
       sendPps: sent.sent / sent.seconds,
+      ppsPerCpu: sent.cpu.cpuSeconds > 0 ? counts.good / sent.cpu.cpuSeconds : 0,
+      cpu: sent.cpu,
       cpus: { generator: perCpu(sent.sentPerCpu), sink: perCpu(counts.goodPerCpu) },
       counters,
       problems,
@@ -371,22 +395,31 @@ export class Rig {
    * comparison alternate on the same rig. A run that does not add up is recorded in `anomalies`
    * and retried (up to 3 tries); its rate is never returned.
    */
-  arm(config: DutConfig, opts: MeasureOptions = {}): Arm {
+  arm(config: DutConfig, opts: ArmOptions = {}): Arm {
+    const name = opts.name ?? config.name;
+    const named = { ...config, name };
     return {
-      name: config.name,
+      name,
       run: () =>
-        this.withDut(config, async () => {
+        this.withDut(named, async () => {
           const failed: RunReport[] = [];
           for (;;) {
             const r = await this.measure(opts);
-            if (r.ok) return r.pps;
+            if (r.ok) return opts.metric === "ppsPerCpu" ? r.ppsPerCpu : r.pps;
             failed.push(r);
             this.anomalies.push(describeRun(r));
             if (failed.length >= 3)
-              throw new RigAccountingError(`${config.name}: 3 runs in a row did not add up`, failed);
+              throw new RigAccountingError(`${name}: 3 runs in a row did not add up`, failed);
           }
         }),
     };
+  }
+
+  /** Medians of a metric over the runs of each arm that added up (reports kept by measure()). */
+  medians(metric: "pps" | "ppsPerCpu"): Map<string, ArmResult> {
+    const by = new Map<string, number[]>();
+    for (const r of this.reports) if (r.ok) by.set(r.arm, [...(by.get(r.arm) ?? []), r[metric]]);
+    return new Map([...by].map(([name, samples]) => [name, { name, median: median(samples), samples }]));
   }
 
   /** Tears down the DUT, detaches everything and removes the namespaces. */

@@ -41,7 +41,11 @@ test("through a bare XDP redirect the sink counts exactly the frames sent, IPv4 
       assert.ok(r.counters.sink.rx_packets >= 100_000, "and the sink's veth received them");
       // Far beyond what a userspace sender reaches (~0.3 Mpps), even on a loaded machine.
       assert.ok(r.pps > 500_000, `${r.pps} pps`);
-      assert.deepEqual(Object.keys(r.cpus.generator).length > 0, true);
+      assert.ok(Object.keys(r.cpus.generator).length > 0);
+      // One thread does the work: its CPU time fits in the wall time, and the rate per CPU-second
+      // is at least the wall-clock one.
+      assert.ok(r.cpu.cpuSeconds > 0 && r.cpu.cpuSeconds <= r.seconds * 1.05 + 0.01, JSON.stringify(r.cpu));
+      assert.ok(r.ppsPerCpu >= r.pps * 0.95, `${r.ppsPerCpu} vs ${r.pps}`);
     }
   }));
 
@@ -171,7 +175,10 @@ test("a DUT that leaves something behind fails its teardown, saying what", async
 
 test("arms alternate on one rig, each configured and torn down around its run", async () => {
   const results = await alternate(
-    [rig.arm(xdpRedirect(), { frames: 50_000 }), rig.arm(tcRedirect(), { frames: 50_000 })],
+    [
+      rig.arm(xdpRedirect(), { frames: 50_000 }),
+      rig.arm(tcRedirect(), { frames: 50_000, metric: "ppsPerCpu", name: "tc" }),
+    ],
     2,
   );
   assert.deepEqual(
@@ -180,6 +187,9 @@ test("arms alternate on one rig, each configured and torn down around its run", 
   );
   assert.ok(results.every((a) => a.median > 0));
   assert.deepEqual(rig.anomalies, []);
+  // The same runs, by either metric.
+  const byCpu = rig.medians("ppsPerCpu").get("tc");
+  assert.deepEqual(byCpu?.samples, results[1].samples);
 });
 
 test("withRig pins to a CPU if asked and removes everything afterwards, also when its callback throws", async () => {
