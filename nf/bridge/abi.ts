@@ -9,7 +9,7 @@ export const Maps = {
   fdb: "br_fdb",
   config: "br_config",
   port: "br_port",
-  floodTc: "br_flood_tc",
+  floodList: "br_flood_list",
   floodXdp: "br_flood_xdp",
   ifports: "br_ifports",
 } as const;
@@ -114,7 +114,7 @@ export function encodePort(p: PortRecord): Buffer {
   return b;
 }
 
-// ---- struct br_flood (TC) ----
+// ---- struct br_flood ----
 
 export const FLOOD_RECORD_SIZE = 4 + MAX_PORTS;
 

@@ -85,9 +85,11 @@ struct {
 	__type(value, struct br_port);
 } br_port SEC(".maps");
 
-#ifdef PX_HOOK_TC
-/* ---- TC flooding: per VLAN, the member ports to copy a frame to, untagged ones first ---- */
-
+/*
+ * ---- flooding: per VLAN, the connected member ports, untagged ones first ----
+ * TC copies the frame to each. XDP only reads `count` (fewer than two: nobody to flood to) and
+ * broadcasts through the VLAN's devmap.
+ */
 struct br_flood {
 	__u16 untagged;  /* ports[0..untagged) leave without a tag */
 	__u16 count;     /* ports[untagged..count) leave tagged */
@@ -99,15 +101,16 @@ struct {
 	__uint(max_entries, BR_VLAN_IDS);
 	__type(key, __u32);
 	__type(value, struct br_flood);
-} br_flood_tc SEC(".maps");
-#endif
+} br_flood_list SEC(".maps");
 
 #ifdef PX_HOOK_XDP
 /* ---- XDP flooding: per VLAN, a devmap of the member ports' interfaces ---- */
 
-/* One per VLAN, created by the control plane: ifindex -> struct bpf_devmap_val (the interface
- * and bridge_egress). Sizes instead of types: clang 14 leaves the value struct a forward
- * declaration in an inner map definition. */
+/* Created by the control plane, one per distinct member set (VLANs with the same members share
+ * it): ifindex -> struct bpf_devmap_val (the interface and bridge_egress). A VLAN whose set went
+ * away may still point at an empty one (clearing map-in-map slots one by one is slow); br_flood_list
+ * decides whether there is anyone to flood to. Sizes instead of types: clang 14 leaves the value
+ * struct a forward declaration in an inner map definition. */
 struct br_flood_devmap {
 	__uint(type, BPF_MAP_TYPE_DEVMAP_HASH);
 	__uint(max_entries, PX_MAX_PORTS);

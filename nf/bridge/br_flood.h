@@ -36,7 +36,7 @@ static long br_clone_one(__u64 i, void *data)
 static __always_inline int br_flood(const struct px_ctx *pc, struct br_frame *f)
 {
 	__u32 vid = f->vid, n, untagged, last;
-	struct br_flood *fl = bpf_map_lookup_elem(&br_flood_tc, &vid);
+	struct br_flood *fl = bpf_map_lookup_elem(&br_flood_list, &vid);
 	struct br_clone_ctx c = { .pc = pc, .in_port = pc->in_port };
 
 	if (!fl)
@@ -73,9 +73,14 @@ static __always_inline int br_flood(const struct px_ctx *pc, struct br_frame *f)
 static __always_inline int br_flood(const struct px_ctx *pc, struct br_frame *f)
 {
 	__u32 vid = f->vid;
-	void *devmap = bpf_map_lookup_elem(&br_flood_xdp, &vid);
+	struct br_flood *fl = bpf_map_lookup_elem(&br_flood_list, &vid);
+	void *devmap;
 	struct br_meta *m;
 
+	/* The ingress port is a member: fewer than two means nobody else. */
+	if (!fl || fl->count < 2)
+		return px_drop(pc, BR_DROP_NO_DEST);
+	devmap = bpf_map_lookup_elem(&br_flood_xdp, &vid);
 	if (!devmap)
 		return px_drop(pc, BR_DROP_NO_DEST);
 	if (br_tag(pc, f, f->vid))

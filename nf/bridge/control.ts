@@ -4,7 +4,7 @@
 import { defineControlPlane, type InstanceContext } from "../../src/core/nf-api.js";
 import { ageFdb, fdbTable, flushFdb, writeConfig } from "./fdb.js";
 import { bridgePorts, floodLists } from "./layout.js";
-import { syncPortRecords, syncTcFlood, syncXdpFlood } from "./sync.js";
+import { readFloodLists, syncFloodLists, syncPortRecords, syncXdpFlood, vlansWithMembers } from "./sync.js";
 
 /** How often aged entries are freed (the data plane ignores them from the moment they age). */
 export const AGING_SWEEP_MS = 5000;
@@ -16,8 +16,10 @@ export function syncPorts(ctx: InstanceContext): void {
     ctx.event("port-config", message);
   });
   syncPortRecords(ctx, ports);
-  if (ctx.mode === "tc") syncTcFlood(ctx, floodLists(ports));
-  else syncXdpFlood(ctx, ports);
+  const lists = floodLists(ports);
+  const before = readFloodLists(ctx);
+  if (ctx.mode !== "tc") syncXdpFlood(ctx, ports, [...lists.keys(), ...vlansWithMembers(before)]);
+  syncFloodLists(ctx, lists, before);
   flushFdb(ctx, ports);
 }
 

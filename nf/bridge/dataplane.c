@@ -77,8 +77,9 @@ PX_NF(bridge)
 #ifdef PX_HOOK_XDP
 /*
  * Runs once per port a flooded frame is broadcast to (a devmap egress program): drops the copy
- * for the port it came in on, untags it for ports that send the VLAN untagged, and counts it as
- * the port's TX (the framework cannot see broadcast copies).
+ * for the port it came in on and for ports no longer in the VLAN (a devmap being brought up to
+ * date), untags it for ports that send the VLAN untagged, and counts it as the port's TX (the
+ * framework cannot see broadcast copies).
  */
 SEC("xdp/devmap")
 int bridge_egress(struct xdp_md *ctx)
@@ -109,7 +110,7 @@ int bridge_egress(struct xdp_md *ctx)
 		return XDP_DROP;
 	vid = bpf_ntohs(tag->tci) & BR_VID_MASK;
 	p = br_port_get(port);
-	if (!p)
+	if (!p || !br_vlan_member(p, vid))
 		return XDP_DROP;
 	if (br_pvid(p) == vid && br_xdp_pop(ctx))
 		return XDP_DROP;

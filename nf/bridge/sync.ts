@@ -1,9 +1,9 @@
-// Writes the bridge's port view (layout.ts) into its maps: port records, and the flood sets of
-// the instance's hook (TC: a port list per VLAN; XDP: a devmap per distinct member set, shared by
-// every VLAN with that set, plus the interface -> port table of the devmap egress program).
+// Writes the bridge's port view (layout.ts) into its maps: port records, the flood list per VLAN
+// and, for XDP, a devmap per distinct member set (shared by every VLAN with that set) plus the
+// interface -> port table of the devmap egress program.
 // Every function compares with what the maps hold and writes only differences, so running it
 // again (after a daemon restart, say) changes nothing.
-import { BpfMap } from "../../src/bpf/map/map.js";
+import { BatchCursor, BpfMap } from "../../src/bpf/map/map.js";
 import { MapType } from "../../src/bpf/constants.js";
 import type { InstanceContext } from "../../src/core/nf-api.js";
 import {
@@ -27,20 +27,66 @@ function put(map: BpfMap, key: Buffer, want: Buffer): void {
   if (!cur || !cur.equals(want)) map.update(key, want);
 }
 
+/** Every value of an array map, by batched lookups: value i at i * valueSize. */
+function readArray(map: BpfMap): Buffer {
+  const all = Buffer.alloc(map.maxEntries * map.valueSize);
+  const cursor = new BatchCursor();
+  const out = map.batchBuffers(map.maxEntries);
+  while (!cursor.done) {
+    const c = map.lookupBatch(cursor, map.maxEntries, out);
+    for (let i = 0; i < c.count; i++)
+      c.values.copy(
+        all,
+        c.keys.readUInt32LE(i * 4) * map.valueSize,
+        i * map.valueSize,
+        (i + 1) * map.valueSize,
+      );
+  }
+  return all;
+}
+
+/** Writes, in one batch, the values of an array map that differ from `current`. */
+function writeArray(map: BpfMap, current: Buffer, want: (i: number) => Buffer): void {
+  const keys: Buffer[] = [];
+  const values: Buffer[] = [];
+  for (let i = 0; i < map.maxEntries; i++) {
+    const w = want(i);
+    if (!w.equals(current.subarray(i * map.valueSize, (i + 1) * map.valueSize))) {
+      keys.push(u32(i));
+      values.push(w);
+    }
+  }
+  map.updateBatch(keys, values);
+}
+
 export function syncPortRecords(ctx: InstanceContext, ports: readonly BridgePort[]): void {
   const map = ctx.map(Maps.port);
   const want = new Map(ports.map((p) => [p.index, encodePort(p.record)]));
   const none = Buffer.alloc(PORT_RECORD_SIZE);
-  for (let i = 0; i < MAX_PORTS; i++) put(map, u32(i), want.get(i) ?? none);
+  writeArray(map, readArray(map), (i) => want.get(i) ?? none);
 }
 
-export function syncTcFlood(ctx: InstanceContext, lists: ReadonlyMap<number, FloodList>): void {
-  const map = ctx.map(Maps.floodTc);
+/** The flood lists as they are, all VLANs in one buffer (see floodListAt). */
+export const readFloodLists = (ctx: InstanceContext): Buffer => readArray(ctx.map(Maps.floodList));
+
+/** VLANs whose flood list (as read by readFloodLists) names any port. */
+export function vlansWithMembers(all: Buffer): number[] {
+  const out: number[] = [];
+  for (let v = 0; v < VLAN_IDS; v++) if (all.readUInt16LE(v * FLOOD_RECORD_SIZE + 2) > 0) out.push(v);
+  return out;
+}
+
+/** The flood lists (TC copies to them; XDP reads their sizes), given what they are now. */
+export function syncFloodLists(
+  ctx: InstanceContext,
+  lists: ReadonlyMap<number, FloodList>,
+  current: Buffer,
+): void {
   const none = Buffer.alloc(FLOOD_RECORD_SIZE);
-  for (let v = 0; v < VLAN_IDS; v++) {
+  writeArray(ctx.map(Maps.floodList), current, (v) => {
     const list = lists.get(v);
-    put(map, u32(v), list ? encodeFlood(list) : none);
-  }
+    return list ? encodeFlood(list) : none;
+  });
 }
 
 function syncIfports(ctx: InstanceContext, ports: readonly BridgePort[]): void {
@@ -74,7 +120,15 @@ const wantedSignature = (set: readonly BridgePort[], progId: number): string =>
     .sort()
     .join(",");
 
-export function syncXdpFlood(ctx: InstanceContext, ports: readonly BridgePort[]): void {
+/**
+ * The devmaps of the VLANs in `vlans` (those that have or had members: no other VLAN can point at
+ * a devmap that matters, since the data plane floods only where the flood list has two members).
+ */
+export function syncXdpFlood(
+  ctx: InstanceContext,
+  ports: readonly BridgePort[],
+  vlans: Iterable<number>,
+): void {
   syncIfports(ctx, ports);
   const egress = ctx.program(EGRESS_PROGRAM);
   const outer = ctx.map(Maps.floodXdp);
@@ -83,7 +137,8 @@ export function syncXdpFlood(ctx: InstanceContext, ports: readonly BridgePort[])
     // What the VLANs point at now, by devmap id, and what each of those devmaps holds.
     const current = new Map<number, number>();
     const bySignature = new Map<string, BpfMap>();
-    for (let v = 0; v < VLAN_IDS; v++) {
+    const candidates = [...new Set(vlans)].filter((v) => v >= 0 && v < VLAN_IDS).sort((a, b) => a - b);
+    for (const v of candidates) {
       const id = outer.lookupView(u32(v))?.readUInt32LE(0);
       if (id === undefined) continue;
       current.set(v, id);
@@ -93,13 +148,13 @@ export function syncXdpFlood(ctx: InstanceContext, ports: readonly BridgePort[])
         bySignature.set(devmapSignature(m), m);
       }
     }
-    // One devmap per distinct member set: reuse one holding exactly that, or make one.
+    // One devmap per distinct member set: reuse one holding exactly that, or make one. VLANs that
+    // lost their set point at an empty one: emptying slots one by one (a delete each, with an RCU
+    // grace period each) takes seconds for thousands of VLANs; a batch update takes milliseconds.
     const sets = broadcastSets(ports);
     const chosen = new Map<string, BpfMap>();
-    for (const set of sets.values()) {
-      const sig = wantedSignature(set, egress.id);
-      if (chosen.has(sig)) continue;
-      let m = bySignature.get(sig);
+    const devmapFor = (sig: string, set: readonly BridgePort[]): BpfMap => {
+      let m = chosen.get(sig) ?? bySignature.get(sig);
       if (!m) {
         m = BpfMap.create({
           type: MapType.DEVMAP_HASH,
@@ -112,16 +167,20 @@ export function syncXdpFlood(ctx: InstanceContext, ports: readonly BridgePort[])
         for (const [ifindex, value] of devmapContents(set, egress.fd)) m.update(u32(ifindex), value);
       }
       chosen.set(sig, m);
-    }
-    for (let v = 0; v < VLAN_IDS; v++) {
+      return m;
+    };
+    const keys: Buffer[] = [];
+    const fds: Buffer[] = [];
+    for (const v of candidates) {
       const set = sets.get(v);
-      if (!set) {
-        if (current.has(v)) outer.delete(u32(v));
-        continue;
+      if (!set && !current.has(v)) continue;
+      const m = set ? devmapFor(wantedSignature(set, egress.id), set) : devmapFor("", []);
+      if (current.get(v) !== m.id) {
+        keys.push(u32(v));
+        fds.push(u32(m.fd));
       }
-      const m = chosen.get(wantedSignature(set, egress.id)) as BpfMap;
-      if (current.get(v) !== m.id) outer.update(u32(v), u32(m.fd));
     }
+    outer.updateBatch(keys, fds);
   } finally {
     // The outer map keeps the devmaps it points at; ours were only handles.
     for (const m of opened.values()) m.close();

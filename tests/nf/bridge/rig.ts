@@ -71,6 +71,7 @@ export class BridgeRig {
   private pending: Captured[] = [];
   t!: NfTestRun;
   ctx!: StandInContext;
+  portCount = 0;
   /** ifindex of b<i> (the port's interface) and h<i> (the host end), in the rig namespace. */
   portIfindex: number[] = [];
   hostIfindex: number[] = [];
@@ -110,6 +111,7 @@ export class BridgeRig {
     config: Record<string, unknown>,
   ): Promise<void> {
     const n = portConfigs.length;
+    this.portCount = n;
     // No IPv6 on the rig's interfaces: router and neighbour solicitations would be flooded too.
     await exec(this.ns, "sysctl", [
       "-q",
@@ -119,20 +121,21 @@ export class BridgeRig {
     ]);
     await ipBatch(
       this.ns,
-      Array.from({ length: n }, (_, i) => [
+      // One pair more than ports: b<n> is the side entrance of sendAside().
+      Array.from({ length: n + 1 }, (_, i) => [
         `link add b${i} type veth peer name h${i}`,
         `link set b${i} up`,
         `link set h${i} up`,
       ]).flat(),
     );
     // XDP redirects into a veth arrive only where the peer has NAPI (GRO on, or an XDP program).
-    for (let i = 0; i < n; i++) await exec(this.ns, "ethtool", ["-K", `h${i}`, "gro", "on"]);
+    for (let i = 0; i <= n; i++) await exec(this.ns, "ethtool", ["-K", `h${i}`, "gro", "on"]);
     const { stdout } = await run("ip", ["-n", this.ns, "-j", "link", "show"]);
     const index = new Map(
       (JSON.parse(stdout) as { ifname: string; ifindex: number }[]).map((l) => [l.ifname, l.ifindex]),
     );
-    this.portIfindex = Array.from({ length: n }, (_, i) => index.get(`b${i}`) as number);
-    this.hostIfindex = Array.from({ length: n }, (_, i) => index.get(`h${i}`) as number);
+    this.portIfindex = Array.from({ length: n + 1 }, (_, i) => index.get(`b${i}`) as number);
+    this.hostIfindex = Array.from({ length: n + 1 }, (_, i) => index.get(`h${i}`) as number);
 
     const stub = await BpfObject.open(stubObject(this.hook)).load({ pinRoot: this.bpffs.path });
     this.objects.push(stub);
@@ -162,7 +165,7 @@ export class BridgeRig {
     }
     withNetns(this.ns, () => {
       const entry = stub.program("px_entry");
-      for (let i = 0; i < n; i++) {
+      for (let i = 0; i <= n; i++) {
         this.links.push(
           this.hook === "xdp"
             ? attachXdp(entry, this.portIfindex[i], { mode: "native" })
@@ -187,6 +190,21 @@ export class BridgeRig {
       this.ctx.ports().map((p) => (configs[p.index] ? { ...p, config: configs[p.index] } : p)),
     );
     await withNetns(this.ns, async () => control.portsChanged?.(this.ctx));
+  }
+
+  /**
+   * Sends a frame that enters the bridge at `port` without coming in through that port's
+   * interface, as a frame from another instance does (by tail call, on whatever interface it
+   * first arrived at).
+   */
+  sendAside(port: number, frame: Buffer): void {
+    this.t
+      .map("px_ifaces")
+      .update(
+        ifaceKey(this.portIfindex[this.portCount], Direction.RX),
+        encodeHop({ kind: "slot", slot: SLOT, port, ifindex: 0 }),
+      );
+    this.send(this.portCount, frame);
   }
 
   /** Sends a frame into the bridge through port `port` (from its host end). */
@@ -233,7 +251,7 @@ export class BridgeRig {
     const drops = this.t.map("px_drops");
     const packets = (port: number, dir: number) =>
       Number(sumCounters(stats.lookupPerCpu(u32Key(statsIndex(SLOT, port, dir))) ?? []).packets);
-    const ports = this.portIfindex.map((_, i) => i);
+    const ports = Array.from({ length: this.portCount }, (_, i) => i);
     return {
       rx: ports.map((p) => packets(p, Direction.RX)),
       tx: ports.map((p) => packets(p, Direction.TX)),
