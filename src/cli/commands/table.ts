@@ -4,6 +4,7 @@
 import type { Command } from "commander";
 import { seg } from "../../api/client.js";
 import type { TableInfoJson } from "../../api/schemas.js";
+import { NotFoundError } from "../../core/errors.js";
 import { UsageError } from "../errors.js";
 import { parseTableArgs } from "../kv.js";
 import { table as textTable } from "../output.js";
@@ -43,7 +44,7 @@ export async function runTableCommand(
   const tables = await api.get<TableInfoJson[]>(base);
   const info = tables.find((t) => t.name === tableName);
   if (!info)
-    throw new UsageError(
+    throw new NotFoundError(
       `${instance} has no table '${tableName}' (tables: ${tables.map((t) => t.name).join(", ") || "none"})`,
     );
   const entry = parseTableArgs(args, info.key, info.value);
