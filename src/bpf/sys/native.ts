@@ -1,7 +1,8 @@
 // The only place where plexus crosses into native code. Everything the library needs from the
 // kernel goes through this small interface, so it can be swapped for an N-API addon or a fake.
 import { createRequire } from "node:module";
-import { arch } from "node:os";
+import { existsSync } from "node:fs";
+import { arch, platform } from "node:os";
 
 /** Result of a raw system call: a non-negative value, or the errno of a failure. */
 export interface SysResult {
@@ -89,9 +90,30 @@ interface Koffi {
   };
 }
 
+/** Names of the machine in ld-musl's file name. */
+const MUSL_ARCH: Partial<Record<string, string>> = { x64: "x86_64", arm64: "aarch64" };
+
+/**
+ * koffi's prebuilt glibc binary, required directly: koffi's entry point takes longer than the
+ * dlopen itself (it reads the node executable's ELF headers to choose between its glibc and musl
+ * builds), which a cold start pays. Anything unusual (musl present, another layout or platform)
+ * goes through koffi's entry point.
+ */
+function requireKoffi(require: NodeJS.Require): Koffi {
+  const musl = MUSL_ARCH[arch()];
+  if (platform() === "linux" && musl !== undefined && !existsSync(`/lib/ld-musl-${musl}.so.1`)) {
+    try {
+      const k = require(`@koromix/koffi-linux-${arch()}/linux_${arch()}/koffi.node`) as Partial<Koffi>;
+      if (typeof k.load === "function" && typeof k.errno === "function") return k as Koffi;
+    } catch {
+      // not installed that way: koffi's entry point finds it
+    }
+  }
+  return require("koffi") as Koffi;
+}
+
 function createKoffiBackend(): NativeBackend {
-  const require = createRequire(import.meta.url);
-  const koffi = require("koffi") as Koffi;
+  const koffi = requireKoffi(createRequire(import.meta.url));
   const libc = koffi.load("libc.so.6");
   const bpfNr = SYS_BPF[arch()];
   const perfNr = SYS_PERF_EVENT_OPEN[arch()];
