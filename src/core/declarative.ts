@@ -243,6 +243,8 @@ function resolveTarget(hv: Hypervisor, doc: TopologyDocument, current: DesiredSt
   const docs = doc.instances ?? {};
   const pkgs = new Map<string, NfPackage>();
   const usedSlots = new Set<number>();
+  /** Instances of the document that could not be resolved (their problems are reported already). */
+  const unresolved = new Set<string>();
 
   if (!prune)
     for (const [name, st] of Object.entries(current.instances))
@@ -254,6 +256,7 @@ function resolveTarget(hv: Hypervisor, doc: TopologyDocument, current: DesiredSt
       pkg = hv.registry.get(d.type, d.version ?? (cur?.type === d.type ? cur.version : undefined));
     } catch (e) {
       problems.push(`instances/${name}: ${(e as Error).message}`);
+      unresolved.add(name);
       continue;
     }
     pkgs.set(name, pkg);
@@ -367,7 +370,7 @@ function resolveTarget(hv: Hypervisor, doc: TopologyDocument, current: DesiredSt
       }
   }
 
-  problems.push(...resolvePeers(next, current, problems.length === 0));
+  problems.push(...resolvePeers(next, current, unresolved));
 
   for (const [name, st] of Object.entries(next.instances)) {
     const a = st.attachment;
@@ -404,7 +407,7 @@ function resolveTarget(hv: Hypervisor, doc: TopologyDocument, current: DesiredSt
  * Makes peers symmetric (a link written on one side only is implied on the other) and checks that
  * every peer exists and is used once. Link ids: kept for links that stay, new ones for new links.
  */
-function resolvePeers(next: DesiredState, current: DesiredState, complete: boolean): string[] {
+function resolvePeers(next: DesiredState, current: DesiredState, unresolved: Set<string>): string[] {
   const problems: string[] = [];
   const ifaceUser = new Map<string, string>();
   for (const [name, st] of Object.entries(next.instances))
@@ -433,7 +436,8 @@ function resolvePeers(next: DesiredState, current: DesiredState, complete: boole
       }
       const q = next.instances[p.peer.instance]?.ports[p.peer.port];
       if (!q) {
-        if (complete) problems.push(`${here}: peer ${there} does not exist in the resulting topology`);
+        if (!unresolved.has(p.peer.instance))
+          problems.push(`${here}: peer ${there} does not exist in the resulting topology`);
         continue;
       }
       if (!q.peer) q.peer = { instance: name, port: pn };

@@ -346,11 +346,10 @@ describe("REST API", () => {
       n,
       "one duplicate per instance refused",
     );
-    // Links between neighbours, concurrently.
+    // Links between neighbours (in pairs), concurrently.
+    const pairs = names.filter((_, i) => i % 2 === 0).map((name, i) => [name, names[2 * i + 1]]);
     const linked = await Promise.allSettled(
-      names
-        .slice(0, -1)
-        .map((name, i) => api.post("/v1/links", { port: `${name}:b`, peer: `${names[i + 1]}:a` })),
+      pairs.map(([x, y]) => api.post("/v1/links", { port: `${x}:b`, peer: `${y}:a` })),
     );
     const rejected = linked.filter((r): r is PromiseRejectedResult => r.status === "rejected");
     // xdp and tc instances link too (through veth pairs); every link must have landed.
