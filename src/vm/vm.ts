@@ -49,6 +49,7 @@ import { RegionTable } from "./regions.js";
 import type { Region } from "./regions.js";
 import type { Redirect } from "./run-state.js";
 import { RunState } from "./run-state.js";
+import type { RingBufMap } from "./maps/ringbuf.js";
 import { loadVmObject } from "./object.js";
 import type { VmLoadOptions, VmObject } from "./object.js";
 import type { ObjectSpec } from "../bpf/object/spec.js";
@@ -75,6 +76,11 @@ export interface VmOptions {
 export type RunInput = ContextInput & {
   /** CPU the run is on (per-CPU maps, bpf_get_smp_processor_id). */
   cpu?: number;
+  /**
+   * Runs the program this many times on the same context (as BPF_PROG_TEST_RUN's repeat: the
+   * packet is not reset between runs) and reports the mean duration.
+   */
+  repeat?: number;
 };
 
 export interface VmRunResult extends ContextOutput {
@@ -84,8 +90,10 @@ export interface VmRunResult extends ContextOutput {
   retval: number;
   /** Where the program sent the packet (bpf_redirect, bpf_redirect_map), if it did. */
   redirect?: Redirect;
-  /** Instructions executed (interpreter only). */
+  /** Instructions executed (interpreter only; the last run's when repeating). */
   instructions?: number;
+  /** Mean duration of one run in nanoseconds (including the engine's call overhead). */
+  durationNs: number;
 }
 
 export interface LoadProgramOptions {
@@ -122,7 +130,9 @@ export class Vm implements MapHost {
   #callbackKey = 0;
   #callbackKeyRegion: Region | undefined;
   /** The JIT engine (jit/engine.ts registers itself here when created). */
-  jit: { run(prog: VmProgram, r1: bigint, r2: bigint): bigint; ensureCompiled(): void } | undefined;
+  jit:
+    | { run(prog: VmProgram, r1: bigint, r2: bigint, repeat?: number): bigint; ensureCompiled(): void }
+    | undefined;
 
   constructor(opts: VmOptions = {}) {
     this.options = opts;
@@ -261,10 +271,25 @@ export class Vm implements MapHost {
     }
   }
 
-  /** The function at a code address (lddw BPF_PSEUDO_FUNC values), if it is one. */
+  /**
+   * The function at a code address (lddw BPF_PSEUDO_FUNC values), if it is one that may be called
+   * indirectly. A program's entry function may not (it expects the context in r1) unless the
+   * program itself takes its address.
+   */
   codeAt(v: bigint): { prog: VmProgram; fi: number } | undefined {
     const i = v - CODE_BASE;
-    return i >= 0n && i < BigInt(this.code.length) ? this.code[Number(i)] : undefined;
+    const fn = i >= 0n && i < BigInt(this.code.length) ? this.code[Number(i)] : undefined;
+    if (fn && fn.fi === 0 && fn.prog.prepared.ctx !== "raw" && !Vm.#entryAddressTaken(fn.prog))
+      return undefined;
+    return fn;
+  }
+
+  static #entryAddressTaken(prog: VmProgram): boolean {
+    const p = prog.prepared;
+    for (let i = 0; i < p.n; i++)
+      if ((p.op[i] === 0x85 && p.src[i] === Pseudo.CALL) || (p.op[i] === LDDW && p.src[i] === Pseudo.FUNC))
+        if (p.target[i] === 0) return true;
+    return false;
   }
 
   /** Code address of function `fi` of `prog`. */
@@ -416,14 +441,20 @@ export class Vm implements MapHost {
     this.#engineOfRun = engine;
     try {
       const { r1, r2 } = setupContext(this, run, input);
-      let r0: bigint;
+      const repeat = Math.max(1, input.repeat ?? 1);
+      let r0 = 0n;
       let instructions: number | undefined;
+      const t0 = process.hrtime.bigint();
       if (engine === "interp") {
         const prevTracer = this.interp.tracer;
         this.interp.tracer = opts.tracer ?? prevTracer;
-        this.interp.remaining = this.budget;
         try {
-          r0 = this.#catchStop(() => this.interp.call(prog, 0, [r1, r2], STACK_TOP, 1));
+          for (let k = 0; k < repeat; k++) {
+            this.interp.remaining = this.budget;
+            run.prog = prog;
+            r0 = this.#catchStop(() => this.interp.call(prog, 0, [r1, r2], STACK_TOP, 1));
+            for (const rb of run.ringbufs) this.#releaseCheck(run, rb);
+          }
         } finally {
           this.interp.tracer = prevTracer;
         }
@@ -432,13 +463,16 @@ export class Vm implements MapHost {
         const jit = this.jit ?? Vm.createJit?.(this);
         if (!jit) throw new PlexusBpfError("vm: the JIT is not loaded (import plexus/vm's jit module)");
         jit.ensureCompiled();
-        r0 = this.#catchStop(() => jit.run(prog, r1, r2));
+        // Repeated runs stay inside WebAssembly; ring buffer records are checked at the end.
+        r0 = this.#catchStop(() => jit.run(prog, r1, r2, repeat));
+        for (const rb of run.ringbufs) this.#releaseCheck(run, rb);
       }
-      this.#releaseCheck(run);
+      const durationNs = Number(process.hrtime.bigint() - t0) / repeat;
       const out = finishContext(this, run, input);
       return {
         r0,
         retval: Number(r0 & 0xffff_ffffn),
+        durationNs,
         ...out,
         ...(run.redirect ? { redirect: run.redirect } : {}),
         ...(instructions !== undefined ? { instructions } : {}),
@@ -452,17 +486,15 @@ export class Vm implements MapHost {
   }
 
   /** Ring buffer records must be submitted or discarded by the end of the run. */
-  #releaseCheck(run: RunState): void {
-    for (const rb of run.ringbufs) {
-      const held = rb.reservedRecords();
-      if (held.length)
-        throw new VmFault(
-          "unreleased-reference",
-          run.prog.name,
-          -1,
-          `the program ended holding ${held.length} ring buffer record(s) of map '${rb.name}' (submit or discard them)`,
-        );
-    }
+  #releaseCheck(run: RunState, rb: RingBufMap): void {
+    const held = rb.reservedRecords();
+    if (held.length)
+      throw new VmFault(
+        "unreleased-reference",
+        run.prog.name,
+        -1,
+        `the program ended holding ${held.length} ring buffer record(s) of map '${rb.name}' (submit or discard them)`,
+      );
   }
 
   #catchStop(fn: () => bigint): bigint {

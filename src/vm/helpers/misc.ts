@@ -2,6 +2,7 @@
 // spin locks (single-threaded runs hold them trivially) and tail calls.
 import { HelperId, MapType } from "../../bpf/constants.js";
 import { E2BIG, EINVAL, ENOENT } from "../../bpf/sys/errno.js";
+import { CTX } from "../layout.js";
 import { SlotArrayMap } from "../maps/array.js";
 import type { HelperEnv } from "./env.js";
 import { formatPrintk } from "./printk.js";
@@ -85,6 +86,9 @@ const tailCall = (env: HelperEnv): number => {
     env.fault(`map '${m.name}' is not a prog array`);
   const index = env.u32(3);
   const run = env.run;
+  // The target starts with r1 = ctx; only the program's own context may be passed on.
+  if (run.kind !== "raw" && env.arg(1) !== BigInt(CTX))
+    env.fault("the first argument is not the program's context");
   if (!m.present(index) || run.tailCalls >= MAX_TAIL_CALLS) return -ENOENT;
   const target = env.vm.programs[m.slotU32(index)];
   if (!target || target.prepared.ctx !== run.prog.prepared.ctx) return -ENOENT;

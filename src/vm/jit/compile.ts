@@ -12,6 +12,7 @@ import { AluOp, AtomicOp, Class, JmpOp, Mode, Op as BpfOp, Size, sizeBytes } fro
 import {
   BUDGET,
   CALL_DEPTH,
+  CURRENT_CPU,
   FaultCode,
   FRAME_SIZE,
   HELPER_ARGS,
@@ -27,9 +28,14 @@ import {
 import { MAY_GOTO_LOOPS } from "../interp.js";
 import type { PreparedFunction, PreparedProgram } from "../prepare.js";
 import type { VmProgram } from "../program.js";
-import { CHECK_TYPE, FAULT_TYPE, HELPER_TYPE, LOOKUP_TYPE } from "./runtime.js";
+import { CHECK_TYPE, FAULT_TYPE, HASH_FIND_TYPE, HELPER_TYPE, LOOKUP_TYPE } from "./runtime.js";
 import { buildCfg, isConditional } from "./cfg.js";
 import type { Cfg } from "./cfg.js";
+import { Analysis } from "./analysis.js";
+import type { RegState } from "./analysis.js";
+import { ArrayMap } from "../maps/array.js";
+import { HashMap } from "../maps/hash.js";
+import type { Vm } from "../vm.js";
 import { Code, I32, I64, Mem, ModuleBuilder, Op } from "./wasm.js";
 import type { FuncType, ValType } from "./wasm.js";
 
@@ -38,6 +44,7 @@ export const FN_TYPE: FuncType = { params: [I64, I64, I64, I64, I64, I32, I32], 
 const LDABS_TYPE: FuncType = { params: [I32, I32], results: [I64] };
 const CALLX_TYPE: FuncType = { params: [I64, I32, I32, I32], results: [I64] };
 const ENTRY_TYPE: FuncType = { params: [I32, I32], results: [I32] };
+const REPEAT_TYPE: FuncType = { params: [I32, I32, I32], results: [I32] };
 
 // Function indices of the imports.
 const F_CHECK = 0;
@@ -46,7 +53,8 @@ const F_LOOKUP = 2;
 const F_HELPER = 3;
 const F_LDABS = 4;
 const F_CALLX = 5;
-const IMPORTED = 6;
+const F_HASH_FIND = 6;
+const IMPORTED = 7;
 
 // Locals.
 const FP = 5;
@@ -160,8 +168,12 @@ class FunctionCompiler {
   readonly #frames: Frame[] = [];
   readonly #cfg: Cfg;
   readonly #structured: boolean;
+  readonly #an: Analysis;
+  /** Whether some access needs the packet bounds (an access not proved safe at compile time). */
+  readonly #dynamic: boolean;
 
   constructor(
+    readonly vm: Vm,
     readonly p: PreparedProgram,
     readonly f: PreparedFunction,
     /** Encodes an instruction index for faults: program id in the high bits. */
@@ -169,6 +181,32 @@ class FunctionCompiler {
   ) {
     this.#cfg = buildCfg(p, f);
     this.#structured = this.#cfg.reducible && this.#cfg.blocks.length <= MAX_STRUCTURED_BLOCKS;
+    this.#an = new Analysis(vm, p, f, this.#cfg);
+    this.#dynamic = this.#hasDynamicAccess();
+  }
+
+  /** Whether any memory access of the function keeps its run-time check. */
+  #hasDynamicAccess(): boolean {
+    const p = this.p;
+    for (const b of this.#cfg.rpo) {
+      const st = this.#an.entry(b);
+      const blk = this.#cfg.blocks[b];
+      for (let i = blk.start; i < blk.end; i++) {
+        const code = p.op[i];
+        const cls = code & 7;
+        const size = sizeBytes(code & 0x18);
+        let access: [number, boolean] | undefined;
+        if (cls === Class.LDX) access = [p.src[i], false];
+        else if (
+          cls === Class.ST ||
+          (cls === Class.STX && ((code & 0xe0) === Mode.MEM || (code & 0xe0) === Mode.ATOMIC))
+        )
+          access = [p.dst[i], true];
+        if (access && !this.#an.staticAccess(st, access[0], p.off[i], size, access[1])) return true;
+        this.#an.step(i, st);
+      }
+    }
+    return false;
   }
 
   get structured(): boolean {
@@ -216,9 +254,10 @@ class FunctionCompiler {
 
   /** Packet bounds into locals: PLO = start, LIM[s] = bytes an access of s bytes may start at. */
   #reloadPacket(): void {
+    if (!this.#dynamic) return;
     const c = this.c;
-    c.i32(0).mem(Mem.i32_load, PKT_META).op(Op.i64_extend_i32_u).tee(PLO);
-    c.i32(0).mem(Mem.i32_load, PKT_END).op(Op.i64_extend_i32_u).op(Op.i64_sub).set(T);
+    c.i32(0).mem(Mem.i32_load, PKT_END).op(Op.i64_extend_i32_u);
+    c.i32(0).mem(Mem.i32_load, PKT_META).op(Op.i64_extend_i32_u).tee(PLO).op(Op.i64_sub).set(T);
     for (const s of [1, 2, 4, 8]) {
       c.get(T)
         .i64(s - 1)
@@ -236,11 +275,22 @@ class FunctionCompiler {
   }
 
   /** Pushes the checked i32 address of `size` bytes at reg + off; returns the static offset to use. */
-  #address(base: number, off: number, size: number, write: boolean, i: number): number {
+  #address(base: number, off: number, size: number, write: boolean, i: number, st: RegState): number {
     const c = this.c;
-    if (base === 10) {
+    const s = this.#an.staticAccess(st, base, off, size, write);
+    if (s?.kind === "frame") {
       c.get(SB);
-      return off + FRAME_SIZE;
+      return s.offset;
+    }
+    if (s?.kind === "const") {
+      c.i32(s.addr);
+      return 0;
+    }
+    if (s?.kind === "reg") {
+      c.get(reg(base)).op(Op.i32_wrap_i64);
+      if (s.offset >= 0) return s.offset;
+      c.i32(s.offset).op(Op.i32_add);
+      return 0;
     }
     c.get(reg(base));
     if (off) c.i64(off).op(Op.i64_add);
@@ -259,7 +309,7 @@ class FunctionCompiler {
 
   // ---- instructions -------------------------------------------------------------------------
 
-  #emit(i: number): void {
+  #emit(i: number, st: RegState): void {
     const p = this.p;
     const code = p.op[i];
     const cls = code & 7;
@@ -269,15 +319,15 @@ class FunctionCompiler {
         return this.#alu(i);
       case Class.LDX: {
         const size = sizeBytes(code & 0x18);
-        const off = this.#address(p.src[i], p.off[i], size, false, i);
+        const off = this.#address(p.src[i], p.off[i], size, false, i, st);
         this.c.mem((code & 0xe0) === Mode.MEMSX ? SLOADS[size] : LOADS[size], off).set(reg(p.dst[i]));
         return;
       }
       case Class.ST:
       case Class.STX: {
         const size = sizeBytes(code & 0x18);
-        if ((code & 0xe0) === Mode.ATOMIC) return this.#atomic(i, size);
-        const off = this.#address(p.dst[i], p.off[i], size, true, i);
+        if ((code & 0xe0) === Mode.ATOMIC) return this.#atomic(i, size, st);
+        const off = this.#address(p.dst[i], p.off[i], size, true, i, st);
         if (cls === Class.ST) this.c.i64(BigInt(p.imm[i]));
         else this.#pushReg(p.src[i]);
         this.c.mem(STORES[size], off);
@@ -290,7 +340,7 @@ class FunctionCompiler {
         }
         return this.#ldAbs(i);
       default:
-        if (code === BpfOp.CALL) return this.#call(i);
+        if (code === BpfOp.CALL) return this.#call(i, st);
         if (code === BpfOp.CALLX) return this.#callx(i);
         throw new Error(`jit: instruction ${i} (0x${code.toString(16)}) is not a straight-line instruction`);
     }
@@ -458,12 +508,12 @@ class FunctionCompiler {
     }
   }
 
-  #atomic(i: number, size: number): void {
+  #atomic(i: number, size: number, st: RegState): void {
     const p = this.p;
     const c = this.c;
     const imm = p.imm[i];
     const src = p.src[i];
-    const off = this.#address(p.dst[i], p.off[i], size, true, i);
+    const off = this.#address(p.dst[i], p.off[i], size, true, i, st);
     c.set(AI);
     const load = size === 8 ? Mem.i64_load : Mem.i64_load32_u;
     const store = size === 8 ? Mem.i64_store : Mem.i64_store32;
@@ -528,7 +578,7 @@ class FunctionCompiler {
     c.i32(0).get(DEPTH).mem(Mem.i32_store, CALL_DEPTH);
   }
 
-  #call(i: number): void {
+  #call(i: number, st: RegState): void {
     const p = this.p;
     const c = this.c;
     if (p.src[i] === 1) {
@@ -546,7 +596,7 @@ class FunctionCompiler {
     }
     const id = p.imm[i];
     if (id === HelperId.map_lookup_elem) {
-      c.get(reg(1)).get(reg(2)).get(FP).i32(this.pcOf(i)).call(F_LOOKUP).set(R0);
+      if (!this.#knownLookup(st)) c.get(reg(1)).get(reg(2)).get(FP).i32(this.pcOf(i)).call(F_LOOKUP).set(R0);
       return;
     }
     this.#callSetup(i);
@@ -565,6 +615,32 @@ class FunctionCompiler {
       c.i32(0).mem(Mem.i64_load, HELPER_ARGS).set(R0);
     }
     this.#reloadPacket();
+  }
+
+  /**
+   * bpf_map_lookup_elem on a map known at compile time with a key on the stack: arrays inline,
+   * hash maps straight to the runtime's hash walk. Returns false when neither is known.
+   */
+  #knownLookup(st: RegState): boolean {
+    const m = st.r[1];
+    if (m.t !== "map") return false;
+    const key = this.#an.staticAccess(st, 2, 0, m.m.keySize, false);
+    if (key?.kind !== "frame") return false;
+    const c = this.c;
+    const map = m.m;
+    if (map instanceof ArrayMap) {
+      c.get(SB).mem(Mem.i32_load, key.offset).tee(T32).i32(map.maxEntries).op(Op.i32_lt_u);
+      c.if(I64);
+      c.get(T32).i32(map.elemBytes).op(Op.i32_mul).i32(map.data).op(Op.i32_add);
+      if (map.perCpu) c.i32(0).mem(Mem.i32_load, CURRENT_CPU).i32(map.stride).op(Op.i32_mul).op(Op.i32_add);
+      c.op(Op.i64_extend_i32_u).else().i64(0).end().set(R0);
+      return true;
+    }
+    if (map instanceof HashMap && map.type !== 13 /* HASH_OF_MAPS */ && map.type !== 25 /* DEVMAP_HASH */) {
+      c.i32(map.header).get(SB).i32(key.offset).op(Op.i32_add).call(F_HASH_FIND).set(R0);
+      return true;
+    }
+    return false;
   }
 
   #callx(i: number): void {
@@ -618,8 +694,10 @@ class FunctionCompiler {
       this.#spend(Math.min(to + 1, blk.end) - from);
     };
     segment(segStart);
+    const st = this.#an.entry(b);
     for (let i = blk.start; i < last; i++) {
-      this.#emit(i);
+      this.#emit(i, st);
+      this.#an.step(i, st);
       if (this.#isCall(i) && i + 1 < blk.end) {
         segStart = i + 1;
         segment(segStart);
@@ -777,11 +855,12 @@ export function compileProgram(prog: VmProgram): CompiledModule {
   mb.importFunc("js", "helper", HELPER_TYPE);
   mb.importFunc("js", "ldabs", LDABS_TYPE);
   mb.importFunc("js", "callx", CALLX_TYPE);
+  mb.importFunc("rt", "hashFind", HASH_FIND_TYPE);
   const pcOf = (i: number): number => (prog.id << 20) | i;
   const structured: boolean[] = [];
   const indices = p.functions.map(() => mb.declare(FN_TYPE));
   p.functions.forEach((f, k) => {
-    const fc = new FunctionCompiler(p, f, pcOf);
+    const fc = new FunctionCompiler(prog.vm, p, f, pcOf);
     mb.setBody(indices[k], LOCALS, fc.compile());
     structured.push(fc.structured);
     mb.export(`f${k}`, indices[k]);
@@ -792,6 +871,20 @@ export function compileProgram(prog: VmProgram): CompiledModule {
   e.i32(STACK_TOP).i32(1).call(indices[0]).set(2);
   e.i32(0).get(2).mem(Mem.i64_store, R0_OUT).get(2).op(Op.i32_wrap_i64);
   mb.export("entry", mb.func(ENTRY_TYPE, [I64], e));
+  // repeat(r1, r2, n): n runs back to back (BPF_PROG_TEST_RUN's repeat), the budget reset for
+  // each; returns the low half of the last r0.
+  const r = new Code();
+  const [R1, R2, N, K, BUDGET0, LAST] = [0, 1, 2, 3, 4, 5];
+  r.i32(0).mem(Mem.i64_load, BUDGET).set(BUDGET0);
+  r.block().loop();
+  r.get(K).get(N).op(Op.i32_ge_u).brIf(1);
+  r.i32(0).get(BUDGET0).mem(Mem.i64_store, BUDGET);
+  r.get(R1).op(Op.i64_extend_i32_u).get(R2).op(Op.i64_extend_i32_u).i64(0).i64(0).i64(0);
+  r.i32(STACK_TOP).i32(1).call(indices[0]).set(LAST);
+  r.get(K).i32(1).op(Op.i32_add).set(K).br(0);
+  r.end().end();
+  r.i32(0).get(LAST).mem(Mem.i64_store, R0_OUT).get(LAST).op(Op.i32_wrap_i64);
+  mb.export("repeat", mb.func(REPEAT_TYPE, [I32, I64, I64], r));
   return { bytes: mb.bytes(), structured };
 }
 

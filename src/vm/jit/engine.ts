@@ -34,6 +34,7 @@ type WasmFn = (
 
 interface Compiled {
   entry: (r1: number, r2: number) => number;
+  repeat: (r1: number, r2: number, n: number) => number;
   funcs: WasmFn[];
   structured: boolean[];
 }
@@ -54,7 +55,7 @@ export class JitEngine {
     this.rt = rt.exports as unknown as RuntimeExports;
     this.#imports = {
       env: { memory: vm.mem.memory, table: this.table },
-      rt: { check: this.rt.check, fault: this.rt.fault, lookup: this.rt.lookup },
+      rt: { check: this.rt.check, fault: this.rt.fault, lookup: this.rt.lookup, hashFind: this.rt.hashFind },
       js: {
         helper,
         ldabs: (offset: number, size: number): bigint => vm.legacyLoad(offset, size) ?? -1n,
@@ -125,6 +126,7 @@ export class JitEngine {
       funcs.forEach((fn, k) => this.table.set(prog.codeIndex[k], fn));
       this.#compiled.set(prog, {
         entry: inst.exports.entry as (r1: number, r2: number) => number,
+        repeat: inst.exports.repeat as (r1: number, r2: number, n: number) => number,
         funcs,
         structured: mod.structured,
       });
@@ -137,13 +139,14 @@ export class JitEngine {
     return (this.#compiled.get(prog) as Compiled).structured;
   }
 
-  /** Runs a program's entry with r1, r2 on the first frame; returns r0. */
-  run(prog: VmProgram, r1: bigint, r2: bigint): bigint {
+  /** Runs a program's entry with r1, r2 on the first frame `repeat` times; returns the last r0. */
+  run(prog: VmProgram, r1: bigint, r2: bigint, repeat = 1): bigint {
     const c = this.#compiled.get(prog) ?? (this.ensureCompiled(), this.#compiled.get(prog) as Compiled);
     this.vm.mem.u32[FAULT_KIND >> 2] = 0;
     this.vm.mem.u32[TAIL_TARGET >> 2] = 0;
     try {
-      c.entry(Number(r1), Number(r2));
+      if (repeat === 1) c.entry(Number(r1), Number(r2));
+      else c.repeat(Number(r1), Number(r2), repeat);
     } catch (e) {
       throw this.#fault(e);
     }

@@ -32,11 +32,13 @@ export const CHECK_TYPE: FuncType = { params: [I64, I32, I32, I32, I32], results
 export const FAULT_TYPE: FuncType = { params: [I32, I32], results: [] };
 export const LOOKUP_TYPE: FuncType = { params: [I64, I64, I32, I32], results: [I64] };
 export const HELPER_TYPE: FuncType = { params: [I32], results: [] };
+export const HASH_FIND_TYPE: FuncType = { params: [I32, I32], results: [I64] };
 
 export interface RuntimeExports {
   check: (a: bigint, size: number, write: number, fp: number, pc: number) => number;
   fault: (kind: number, pc: number) => void;
   lookup: (map: bigint, key: bigint, fp: number, pc: number) => bigint;
+  hashFind: (map: number, key: number) => bigint;
 }
 
 const u32 = (c: Code, addr: number): Code => c.i32(0).mem(Mem.i32_load, addr);
@@ -150,10 +152,48 @@ function hashBody(): Code {
   return c.get(H).get(H).i32(16).op(Op.i32_shr_u).op(Op.i32_xor);
 }
 
-function lookupBody(fn: { check: number; helper: number; hash: number; memeq: number }): Code {
-  const [M64, K64, FP, PC, M, TYPE, KEY, KS, H, E, EL, IDX, STRIDE, TMP] = [
-    0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13,
-  ];
+/** hashFind(map, key): the value address for a valid hash map and a checked key, or 0. */
+function hashFindBody(fn: { hash: number; memeq: number }): Code {
+  const [M, KEY, TYPE, KS, H, E, EL, STRIDE] = [0, 1, 2, 3, 4, 5, 6, 7];
+  const c = new Code();
+  const hdr = (field: number): Code => c.get(M).mem(Mem.i32_load, field);
+  hdr(MapHeader.TYPE).set(TYPE);
+  hdr(MapHeader.KEY_SIZE).set(KS);
+  hdr(MapHeader.STRIDE).set(STRIDE);
+  c.get(KEY).get(KS).call(fn.hash).set(H);
+  hdr(MapHeader.DATA).get(H);
+  hdr(MapHeader.MASK).op(Op.i32_and).i32(2).op(Op.i32_shl).op(Op.i32_add).mem(Mem.i32_load, 0).set(E);
+  c.block().loop();
+  c.get(E).op(Op.i32_eqz).brIf(1);
+  hdr(MapHeader.ELEMS).get(E).i32(1).op(Op.i32_sub);
+  hdr(MapHeader.ELEM_SIZE).op(Op.i32_mul).op(Op.i32_add).set(EL);
+  c.get(EL).mem(Mem.i32_load, ELEM_HASH).get(H).op(Op.i32_eq);
+  c.if();
+  c.get(EL).i32(ELEM_KEY).op(Op.i32_add).get(KEY).get(KS).call(fn.memeq);
+  c.if();
+  c.get(TYPE)
+    .i32(MapType.LRU_HASH)
+    .op(Op.i32_eq)
+    .get(TYPE)
+    .i32(MapType.LRU_PERCPU_HASH)
+    .op(Op.i32_eq)
+    .op(Op.i32_or);
+  c.if().get(EL).i32(1).mem(Mem.i32_store, ELEM_REF).end();
+  c.get(EL);
+  hdr(MapHeader.VALUE_OFFSET).op(Op.i32_add);
+  hdr(MapHeader.CPUS).i32(1).op(Op.i32_gt_u);
+  c.if(I32);
+  u32(c, CURRENT_CPU).get(STRIDE).op(Op.i32_mul).else().i32(0).end();
+  c.op(Op.i32_add).op(Op.i64_extend_i32_u).return();
+  c.end();
+  c.end();
+  c.get(EL).mem(Mem.i32_load, ELEM_NEXT).set(E).br(0);
+  c.end().end();
+  return c.i64(0);
+}
+
+function lookupBody(fn: { check: number; helper: number; hashFind: number }): Code {
+  const [M64, K64, FP, PC, M, TYPE, KEY, KS, IDX, STRIDE, TMP] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
   const hdr = (field: number): Code => c.get(M).mem(Mem.i32_load, field);
   const c = new Code();
   /** Adds cpu * stride when the map is per-CPU (CPUS > 1). */
@@ -205,35 +245,7 @@ function lookupBody(fn: { check: number; helper: number; hash: number; memeq: nu
   c.get(TYPE).i32(MapType.LRU_HASH).op(Op.i32_eq).op(Op.i32_or);
   c.get(TYPE).i32(MapType.LRU_PERCPU_HASH).op(Op.i32_eq).op(Op.i32_or);
   c.i32(0).op(Op.i32_eq).brIf(0);
-  c.get(K64).get(KS).i32(0).get(FP).get(PC).call(fn.check).tee(KEY);
-  c.get(KS).call(fn.hash).set(H);
-  hdr(MapHeader.DATA).get(H);
-  hdr(MapHeader.MASK).op(Op.i32_and).i32(2).op(Op.i32_shl).op(Op.i32_add).mem(Mem.i32_load, 0).set(E);
-  c.block().loop();
-  c.get(E).op(Op.i32_eqz).brIf(1);
-  hdr(MapHeader.ELEMS).get(E).i32(1).op(Op.i32_sub);
-  hdr(MapHeader.ELEM_SIZE).op(Op.i32_mul).op(Op.i32_add).set(EL);
-  c.get(EL).mem(Mem.i32_load, ELEM_HASH).get(H).op(Op.i32_eq);
-  c.if();
-  c.get(EL).i32(ELEM_KEY).op(Op.i32_add).get(KEY).get(KS).call(fn.memeq);
-  c.if();
-  c.get(TYPE)
-    .i32(MapType.LRU_HASH)
-    .op(Op.i32_eq)
-    .get(TYPE)
-    .i32(MapType.LRU_PERCPU_HASH)
-    .op(Op.i32_eq)
-    .op(Op.i32_or);
-  c.if().get(EL).i32(1).mem(Mem.i32_store, ELEM_REF).end();
-  c.get(EL);
-  hdr(MapHeader.VALUE_OFFSET).op(Op.i32_add);
-  cpuOffset();
-  c.op(Op.i32_add).op(Op.i64_extend_i32_u).return();
-  c.end();
-  c.end();
-  c.get(EL).mem(Mem.i32_load, ELEM_NEXT).set(E).br(0);
-  c.end().end();
-  c.i64(0).return();
+  c.get(M).get(K64).get(KS).i32(0).get(FP).get(PC).call(fn.check).call(fn.hashFind).return();
   c.end(); // $slow
   // Every other map type, and bad map pointers: the JavaScript helper decides.
   c.i32(0)
@@ -257,13 +269,15 @@ export function runtimeModule(): Uint8Array {
   const fault = mb.func(FAULT_TYPE, [], faultBody());
   const memeq = mb.func({ params: [I32, I32, I32], results: [I32] }, [I32], memeqBody());
   const hash = mb.func({ params: [I32, I32], results: [I32] }, [I32, I32], hashBody());
+  const hashFind = mb.func(HASH_FIND_TYPE, [I32, I32, I32, I32, I32, I32], hashFindBody({ hash, memeq }));
   const lookup = mb.func(
     LOOKUP_TYPE,
-    [I32, I32, I32, I32, I32, I32, I32, I32, I32, I32],
-    lookupBody({ check, helper, hash, memeq }),
+    [I32, I32, I32, I32, I32, I32, I32],
+    lookupBody({ check, helper, hashFind }),
   );
   mb.export("check", check);
   mb.export("fault", fault);
   mb.export("lookup", lookup);
+  mb.export("hashFind", hashFind);
   return mb.bytes();
 }
