@@ -7,7 +7,8 @@
 //
 // Each comparison is reported twice from the same runs: delivered Mpps (wall clock), and Mpps per
 // CPU-second of the pipeline (generator, DUT and sink all run on the calling thread's CPU), which
-// other tasks on a shared machine do not drag down. PLEXUS_RIG_CPU=N pins the run to CPU N.
+// other tasks on a shared machine do not drag down. Each run is pinned to the CPU with the least
+// other network traffic (PLEXUS_RIG_CPU=N pins to CPU N, =none does not pin).
 import { alternate, type ArmResult, type Comparison } from "./harness.js";
 import {
   linuxBridge,
@@ -17,6 +18,7 @@ import {
   xdpFibForwarder,
   xdpRedirect,
   type ArmOptions,
+  type CpuChoice,
   type Rig,
   type RunReport,
 } from "./rig/index.js";
@@ -49,7 +51,7 @@ const GROUPS: { title: string; arms: string[] }[] = [
 
 const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
 
-/** Where each arm's work ran and how much of the time it waited for a CPU held by other tasks. */
+/** Where each arm's work ran, how much it waited for a CPU held by other tasks, what it deferred. */
 function placement(reports: readonly RunReport[]): string[] {
   const byArm = new Map<string, RunReport[]>();
   for (const r of reports) byArm.set(r.arm, [...(byArm.get(r.arm) ?? []), r]);
@@ -57,10 +59,16 @@ function placement(reports: readonly RunReport[]): string[] {
     const cpus = (pick: (r: RunReport) => Record<string, number>) =>
       [...new Set(rs.flatMap((r) => Object.keys(pick(r))))].sort().join("+");
     const wait = sum(rs.map((r) => r.cpu.waitSeconds)) / sum(rs.map((r) => r.seconds));
-    const softirqd = sum(rs.map((r) => r.cpu.softirqdSeconds)) / sum(rs.map((r) => r.cpu.cpuSeconds));
+    const deferred = Math.max(...rs.map((r) => r.cpu.deferred));
+    const noise = rs.flatMap((r) =>
+      r.placed?.otherNetRxPerSecond === undefined ? [] : [r.placed.otherNetRxPerSecond],
+    );
     return (
       `${arm}: generator (and inline, in softirq, the DUT) on ${cpus((r) => r.cpus.generator)}, sink on ${cpus((r) => r.cpus.sink)}; ` +
-      `waited for a CPU ${(100 * wait).toFixed(0)}% of the time, ${(100 * softirqd).toFixed(0)}% of the CPU time in ksoftirqd`
+      `waited for a CPU ${(100 * wait).toFixed(0)}% of the time; at most ${(100 * deferred).toFixed(1)}% of the work deferred to ksoftirqd` +
+      (noise.length
+        ? `; other traffic on the chosen CPU up to ${Math.max(...noise).toFixed(0)} NET_RX softirqs/s`
+        : "")
     );
   });
 }
@@ -107,10 +115,16 @@ async function measure(rig: Rig): Promise<Comparison[]> {
   return out;
 }
 
+/** PLEXUS_RIG_CPU: a CPU number, "auto" (the default: the CPU with the least other traffic) or "none". */
+function cpuChoice(): CpuChoice | undefined {
+  const v = process.env.PLEXUS_RIG_CPU ?? "auto";
+  if (v === "none") return undefined;
+  if (v === "auto") return "auto";
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`PLEXUS_RIG_CPU=${v}: a CPU number, "auto" or "none"`);
+  return n;
+}
+
 export async function run(): Promise<Comparison[]> {
-  const cpu = process.env.PLEXUS_RIG_CPU;
-  return withRig(measure, {
-    cpu: cpu === undefined ? undefined : Number(cpu),
-    log: (line) => process.stderr.write(`  ${line}\n`),
-  });
+  return withRig(measure, { cpu: cpuChoice(), log: (line) => process.stderr.write(`  ${line}\n`) });
 }

@@ -1,61 +1,66 @@
-// CPU time of a run, from the scheduler's own nanosecond counters (/proc/.../schedstat): the
-// calling thread (which runs the generator and, inline in softirq, the DUT and the sink) plus the
-// ksoftirqd threads (which take over softirq work that runs too long). On a shared machine the
-// wall-clock rate falls whenever other tasks get the CPU; frames per CPU-second do not, and the
-// thread's run-queue wait says how much it was kept off the CPU.
-import { readFileSync, readdirSync } from "node:fs";
+// CPU time of a run, and where to run it. The calling thread runs the generator and, inline in
+// softirq, the DUT and the sink, so the scheduler's nanosecond counter of that thread
+// (/proc/thread-self/schedstat) is the pipeline's CPU time; the little work the kernel defers to
+// ksoftirqd is seen by the sink (rig_sink.c samples the thread it runs on) and scaled in, rather
+// than adding ksoftirqd's time, which carries other tasks' softirq work too. On a shared machine
+// the wall-clock rate falls whenever other tasks get the CPU; frames per CPU-second do not, as long
+// as the CPU is not also busy with other traffic's softirqs (which run inline in our thread too):
+// hence quietestCpu().
+import { readFileSync } from "node:fs";
 
 export interface CpuSample {
-  /** Nanoseconds on a CPU: this thread, and ksoftirqd on every CPU. */
+  /** Nanoseconds this thread ran. */
   threadNs: number;
-  softirqdNs: number;
   /** Nanoseconds this thread was runnable but waiting for a CPU. */
   waitNs: number;
 }
 
 export interface CpuUse {
-  /** Seconds of CPU the run used (thread + ksoftirqd). */
+  /** CPU seconds of the pipeline: the thread's, scaled up by the deferred share. */
   cpuSeconds: number;
-  /** Of which in ksoftirqd. */
-  softirqdSeconds: number;
+  /** Share of the sink's sampled frames processed outside the generator's thread (ksoftirqd). */
+  deferred: number;
   /** Seconds the thread waited for a CPU while other tasks ran. */
   waitSeconds: number;
 }
 
-let softirqdPids: string[] | undefined;
-
-function findSoftirqd(): string[] {
-  const out: string[] = [];
-  for (const pid of readdirSync("/proc")) {
-    if (!/^\d+$/.test(pid)) continue;
-    try {
-      if (readFileSync(`/proc/${pid}/comm`, "utf8").startsWith("ksoftirqd/")) out.push(pid);
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return out;
-}
-
-/** runtime and run-queue wait of a task, in ns (the first two fields of schedstat). */
-function schedstat(path: string): [number, number] {
-  const [run, wait] = readFileSync(path, "utf8").trim().split(/\s+/).map(Number);
-  return [run, wait];
-}
-
 export function sampleCpu(): CpuSample {
-  softirqdPids ??= findSoftirqd();
-  const [threadNs, waitNs] = schedstat("/proc/thread-self/schedstat");
-  let softirqdNs = 0;
-  for (const pid of softirqdPids) softirqdNs += schedstat(`/proc/${pid}/schedstat`)[0];
-  return { threadNs, softirqdNs, waitNs };
+  const [threadNs, waitNs] = readFileSync("/proc/thread-self/schedstat", "utf8")
+    .trim()
+    .split(/\s+/)
+    .map(Number);
+  return { threadNs, waitNs };
 }
 
-export function cpuBetween(a: CpuSample, b: CpuSample): CpuUse {
-  const softirqd = b.softirqdNs - a.softirqdNs;
+export function cpuBetween(a: CpuSample, b: CpuSample, deferred: number): CpuUse {
+  const thread = (b.threadNs - a.threadNs) / 1e9;
   return {
-    cpuSeconds: (b.threadNs - a.threadNs + softirqd) / 1e9,
-    softirqdSeconds: softirqd / 1e9,
+    cpuSeconds: deferred < 1 ? thread / (1 - deferred) : thread,
+    deferred,
     waitSeconds: (b.waitNs - a.waitNs) / 1e9,
   };
+}
+
+/** NET_RX softirqs raised so far, per CPU (/proc/softirqs). */
+export function netRxPerCpu(): number[] {
+  const line = readFileSync("/proc/softirqs", "utf8")
+    .split("\n")
+    .find((l) => l.trim().startsWith("NET_RX:"));
+  return line ? line.trim().split(/\s+/).slice(1).map(Number) : [];
+}
+
+/**
+ * The CPU with the fewest NET_RX softirqs (other traffic) over `ms` milliseconds, and that rate
+ * per second. Ties go to the higher CPU number (CPU 0 usually takes more interrupts).
+ */
+export async function quietestCpu(ms = 100): Promise<{ cpu: number; netRxPerSecond: number }> {
+  const a = netRxPerCpu();
+  await new Promise((r) => setTimeout(r, ms));
+  const b = netRxPerCpu();
+  let best = { cpu: 0, netRxPerSecond: Infinity };
+  b.forEach((v, cpu) => {
+    const rate = ((v - (a[cpu] ?? 0)) * 1000) / ms;
+    if (rate <= best.netRxPerSecond) best = { cpu, netRxPerSecond: rate };
+  });
+  return best;
 }

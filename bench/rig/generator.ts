@@ -6,7 +6,7 @@
 import { TestRunFlags } from "../../src/bpf/constants.js";
 import type { LoadedObject } from "../../src/bpf/object/load.js";
 import { withNetns, type Endpoint } from "../../src/testbed/netns.js";
-import { cpuBetween, sampleCpu, type CpuUse } from "./cpu-time.js";
+import { sampleCpu, type CpuSample } from "./cpu-time.js";
 import { buildFrame, genConfig, type FrameSpec } from "./frames.js";
 import { loadRigObject } from "./programs.js";
 
@@ -22,8 +22,10 @@ export interface SendResult {
   sentPerCpu: number[];
   /** Wall-clock seconds of the test run. */
   seconds: number;
-  /** CPU the run used, and how long the thread waited for a CPU. */
-  cpu: CpuUse;
+  /** Scheduler counters before and after the run (see cpu-time.ts). */
+  cpu: { before: CpuSample; after: CpuSample };
+  /** The thread that ran the test run, as the kernel numbers it (what bpf_get_current_pid_tgid says). */
+  tid: number;
 }
 
 const KEY0 = Buffer.alloc(4);
@@ -45,7 +47,7 @@ export class Generator {
   configure(spec: FrameSpec): void {
     this.#frame = buildFrame(spec, 0);
     this.obj.map("gen_cfg").update(KEY0, genConfig(spec, this.out.ifindex));
-    this.obj.map("gen_seq").update(KEY0, Buffer.alloc(8));
+    this.obj.map("gen_state").update(KEY0, Buffer.alloc(16));
     const sent = this.obj.map("gen_sent");
     sent.updatePerCpu(
       KEY0,
@@ -62,17 +64,18 @@ export class Generator {
     if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > MAX_BATCH)
       throw new RangeError(`batch size ${batchSize}: must be an integer in 1..${MAX_BATCH}`);
     const prog = this.obj.program("rig_gen");
-    const c0 = sampleCpu();
+    const before = sampleCpu();
     const t0 = process.hrtime.bigint();
     withNetns(this.out.ns, () =>
       prog.testRun({ data, repeat: frames, flags: TestRunFlags.XDP_LIVE_FRAMES, batchSize }),
     );
     const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
-    const cpu = cpuBetween(c0, sampleCpu());
+    const after = sampleCpu();
+    const tid = this.obj.map("gen_state").lookup(KEY0)?.readUInt32LE(8) ?? 0;
     const sentPerCpu = (this.obj.map("gen_sent").lookupPerCpu(KEY0) ?? []).map((b) =>
       Number(b.readBigUInt64LE(0)),
     );
-    return { sent: sentPerCpu.reduce((a, b) => a + b, 0), sentPerCpu, seconds, cpu };
+    return { sent: sentPerCpu.reduce((a, b) => a + b, 0), sentPerCpu, seconds, cpu: { before, after }, tid };
   }
 
   /** The kernel's id of the program (to check it is gone after close()). */

@@ -32,6 +32,7 @@
 export { withRig, Rig, RigAccountingError, describeRun, RIG_DPORT, RIG_SPORT, MAX_SRC_ADDRS } from "./rig.js";
 export type { ArmOptions, MeasureOptions, RigOptions, RunReport, UseDutOptions } from "./rig.js";
 export type { CpuUse } from "./cpu-time.js";
+export type { CpuChoice, Placement } from "./affinity.js";
 export type { DutCheck, DutConfig, DutContext, DutSession, RunTotals } from "./dut.js";
 export { buildFrame, flowCount, flowOf, type Flows, type FrameSpec } from "./frames.js";
 export { FAR_V4, FAR_V6, type RigTopology } from "./topology.js";

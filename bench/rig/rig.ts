@@ -12,7 +12,8 @@ import {
   type IfaceRef,
   type RigCounters,
 } from "./counters.js";
-import type { CpuUse } from "./cpu-time.js";
+import { ThreadAffinity, type CpuChoice, type Placement } from "./affinity.js";
+import { cpuBetween, type CpuUse } from "./cpu-time.js";
 import { dutState, startDut, type DutConfig, type DutSession } from "./dut.js";
 import { checkSpec, flowCount, type Flows, type FrameSpec } from "./frames.js";
 import { DEFAULT_BATCH, Generator } from "./generator.js";
@@ -28,10 +29,11 @@ export const MAX_SRC_ADDRS = 200;
 export interface RigOptions {
   /**
    * Pin the calling thread, which runs the generator and (inline, in softirq) the DUT and the
-   * sink, to this CPU for the rig's lifetime. Default: not pinned (reports still say where the
-   * work ran).
+   * sink, to this CPU; "auto": before each run, to the CPU with the least other network traffic
+   * (whose softirqs would otherwise run inline in the pipeline and be charged to it). Default: not
+   * pinned (reports still say where the work ran).
    */
-  cpu?: number;
+  cpu?: CpuChoice;
   /** Progress lines (default: none). */
   log?: (line: string) => void;
 }
@@ -104,8 +106,10 @@ export interface RunReport {
    * pipeline does with a CPU to itself. Steadier than `pps` on a shared machine.
    */
   ppsPerCpu: number;
-  /** CPU seconds the run used (of which in ksoftirqd), and seconds the thread waited for a CPU. */
+  /** CPU seconds the run used, the share deferred to ksoftirqd, and how long the thread waited. */
   cpu: CpuUse;
+  /** Where the rig pinned the run, when it pins. */
+  placed?: Placement;
   /** CPU -> frames, for the generator and for the sink. */
   cpus: { generator: Record<string, number>; sink: Record<string, number> };
   /** Interface counters that moved during the run, by role. */
@@ -147,7 +151,8 @@ function pathLine(sent: number, c: RigCounters): string {
 /** One line for a report: rate, counts and, if any, problems. */
 export function describeRun(r: RunReport): string {
   const where = `generator on ${Object.keys(r.cpus.generator).join("+") || "?"}, sink on ${Object.keys(r.cpus.sink).join("+") || "?"}`;
-  const cpu = `${(r.ppsPerCpu / 1e6).toFixed(2)} Mpps per CPU-second, waited ${r.cpu.waitSeconds.toFixed(2)} s for a CPU`;
+  const deferred = r.cpu.deferred ? `, ${(100 * r.cpu.deferred).toFixed(0)}% deferred to ksoftirqd` : "";
+  const cpu = `${(r.ppsPerCpu / 1e6).toFixed(2)} Mpps per CPU-second${deferred}, waited ${r.cpu.waitSeconds.toFixed(2)} s for a CPU`;
   const base = `${r.arm}: ${(r.pps / 1e6).toFixed(2)} Mpps, ${r.received}/${r.sent} frames in ${r.seconds.toFixed(3)} s (${cpu}; ${where})`;
   return r.ok ? base : `${base}: ${r.problems.join("; ")}`;
 }
@@ -159,12 +164,15 @@ export class Rig {
   #session: DutSession | undefined;
   #calibrated = new Map<string, number>();
   #pristine = "";
+  /** The generator's thread as the kernel numbers it, once a run has told. */
+  #genTid = 0;
 
   private constructor(
     readonly topology: RigTopology,
     readonly generator: Generator,
     readonly sink: Sink,
-    private readonly restoreAffinity: (() => Promise<void>) | undefined,
+    private readonly affinity: ThreadAffinity | undefined,
+    private readonly cpuChoice: CpuChoice | undefined,
     private readonly log: (line: string) => void,
   ) {}
 
@@ -175,8 +183,8 @@ export class Rig {
     try {
       gen = await Generator.load(topo.gen);
       sink = await Sink.attach(topo.sink, RIG_DPORT);
-      const restore = opts.cpu === undefined ? undefined : await pinThread(opts.cpu);
-      const rig = new Rig(topo, gen, sink, restore, opts.log ?? (() => undefined));
+      const affinity = opts.cpu === undefined ? undefined : await ThreadAffinity.save();
+      const rig = new Rig(topo, gen, sink, affinity, opts.cpu, opts.log ?? (() => undefined));
       rig.#pristine = await dutState(topo.dut);
       return rig;
     } catch (e) {
@@ -297,12 +305,17 @@ export class Rig {
     this.#epoch = (this.#epoch % 0xfffe) + 1;
     const spec = this.frameSpec(opts);
     this.generator.configure(spec);
-    this.sink.arm(spec.epoch, { verify: opts.verify, pass: opts.pass });
+    this.sink.arm(spec.epoch, { verify: opts.verify, pass: opts.pass, genTid: this.#genTid });
     const ifaces = this.#ifaces();
+    const placed =
+      this.affinity && this.cpuChoice !== undefined ? await this.affinity.place(this.cpuChoice) : undefined;
     const before = snapshot(ifaces);
 
     const sent = this.generator.send(frames, opts.batchSize ?? DEFAULT_BATCH);
     const counts = await this.#settle(sent.sent);
+    const deferred = this.#genTid && counts.sampled ? counts.deferred / counts.sampled : 0;
+    const cpu = cpuBetween(sent.cpu.before, sent.cpu.after, deferred);
+    this.#genTid = sent.tid;
     const counters = delta(before, snapshot(ifaces));
 
     if (sent.sent !== frames) problems.push(`the generator ran ${sent.sent} times for ${frames} frames`);
@@ -335,8 +348,9 @@ export class Rig {
       seconds: sent.seconds,
       pps: counts.good / sent.seconds,
       sendPps: sent.sent / sent.seconds,
-      ppsPerCpu: sent.cpu.cpuSeconds > 0 ? counts.good / sent.cpu.cpuSeconds : 0,
-      cpu: sent.cpu,
+      ppsPerCpu: cpu.cpuSeconds > 0 ? counts.good / cpu.cpuSeconds : 0,
+      cpu,
+      placed,
       cpus: { generator: perCpu(sent.sentPerCpu), sink: perCpu(counts.goodPerCpu) },
       counters,
       problems,
@@ -430,19 +444,9 @@ export class Rig {
       this.sink.close();
       this.generator.close();
       this.topology.cleanup();
-      await this.restoreAffinity?.();
+      await this.affinity?.restore();
     }
   }
-}
-
-/** Pins this thread (the main thread: its tid is the pid) to `cpu`; returns how to undo it. */
-async function pinThread(cpu: number): Promise<() => Promise<void>> {
-  const pid = String(process.pid);
-  const { stdout } = await runCmd("taskset", ["-p", pid]);
-  const mask = /:\s*([0-9a-f]+)\s*$/.exec(stdout)?.[1];
-  if (!mask) throw new Error(`taskset -p ${pid}: cannot read the affinity mask from '${stdout.trim()}'`);
-  await runCmd("taskset", ["-p", "-c", String(cpu), pid]);
-  return async () => void (await runCmd("taskset", ["-p", mask, pid]));
 }
 
 /** Builds a rig, runs `fn` with it and removes it afterwards (also when `fn` throws). */

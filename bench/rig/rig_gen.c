@@ -34,13 +34,18 @@ struct {
 	__type(value, struct rig_gen_cfg);
 } gen_cfg SEC(".maps");
 
-/* Packet sequence number: the flow is seq % flows. One CPU runs a test run at a time. */
+struct rig_gen_state {
+	__u64 seq;       /* packet sequence number: the flow is seq % flows */
+	__u64 pid_tgid;  /* the thread running the test run, for the sink (see rig_sink.c) */
+};
+
+/* One CPU runs a test run at a time: plain increments are enough. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, __u64);
-} gen_seq SEC(".maps");
+	__type(value, struct rig_gen_state);
+} gen_state SEC(".maps");
 
 /* Frames handed to bpf_redirect(), per CPU (which also says where the generator ran). */
 struct {
@@ -74,16 +79,18 @@ int rig_gen(struct xdp_md *ctx)
 	void *end = (void *)(long)ctx->data_end;
 	__u32 zero = 0;
 	struct rig_gen_cfg *c = bpf_map_lookup_elem(&gen_cfg, &zero);
-	__u64 *seq = bpf_map_lookup_elem(&gen_seq, &zero);
+	struct rig_gen_state *st = bpf_map_lookup_elem(&gen_state, &zero);
 	__u64 *sent = bpf_map_lookup_elem(&gen_sent, &zero);
 
-	if (!c || !seq || !sent || data + RIG_HDR > end)
+	if (!c || !st || !sent || data + RIG_HDR > end)
 		return XDP_ABORTED;
 	if (!c->src_count || !c->port_count || !c->dst_count)
 		return XDP_ABORTED;
 	__builtin_memcpy(data, c->hdr, RIG_HDR);
 
-	__u32 f = (__u32)(*seq)++;
+	__u32 f = (__u32)st->seq++;
+	if (!f)
+		st->pid_tgid = bpf_get_current_pid_tgid();
 	__u32 s = f % c->src_count;
 	f /= c->src_count;
 	__u32 p = f % c->port_count;

@@ -17,14 +17,19 @@
 #define ETH_P_8021Q_ 0x8100
 #define MAX_FRAME 1518
 
-enum { C_GOOD, C_STALE, C_OTHER, C_MALFORMED, C_MAX };
+enum { C_GOOD, C_STALE, C_OTHER, C_MALFORMED, C_DEFERRED, C_MAX };
+
+/* One good frame in SAMPLE_EVERY is checked for the thread it is processed on. */
+#define SAMPLE_EVERY 64
 
 struct rig_sink_cfg {
 	__u16 dport;  /* the generator's UDP destination port */
 	__u16 epoch;  /* the current run's mark */
 	__u32 verify; /* check every frame and record flows */
 	__u32 pass;   /* XDP_PASS instead of XDP_DROP (to capture frames with tcpdump) */
+	__u32 gen_tid; /* the generator's thread (0: unknown), see C_DEFERRED */
 };
+_Static_assert(sizeof(struct rig_sink_cfg) == 16, "keep in step with bench/rig/sink.ts");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -198,7 +203,16 @@ int rig_sink(struct xdp_md *ctx)
 		count(C_MALFORMED);
 		return verdict;
 	}
-	count(C_GOOD);
+	__u32 good = C_GOOD;
+	__u64 *n = bpf_map_lookup_elem(&sink_counts, &good);
+	if (n) {
+		*n += 1;
+		/* Softirq work runs inline on the generator's thread unless the kernel defers it to
+		 * ksoftirqd (or another task): sample which, so the rig knows whether the thread's CPU
+		 * time covers the whole pipeline. */
+		if (c->gen_tid && !(*n % SAMPLE_EVERY) && (__u32)bpf_get_current_pid_tgid() != c->gen_tid)
+			count(C_DEFERRED);
+	}
 	return verdict;
 other:
 	count(C_OTHER);

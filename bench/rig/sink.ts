@@ -18,6 +18,9 @@ export interface SinkCounts {
   malformed: number;
   /** `good` per CPU: where the sink's work ran. */
   goodPerCpu: number[];
+  /** Of the good frames sampled (one in SAMPLE_EVERY), those processed outside the generator's thread. */
+  sampled: number;
+  deferred: number;
 }
 
 export interface SinkOptions {
@@ -25,6 +28,8 @@ export interface SinkOptions {
   verify?: boolean;
   /** Pass frames to the sink's stack instead of dropping them (so tcpdump can capture them). */
   pass?: boolean;
+  /** The generator's thread id (Generator.send's `tid`), to tell inline from deferred work. */
+  genTid?: number;
 }
 
 export interface SeenFlow {
@@ -36,7 +41,9 @@ export interface SeenFlow {
 }
 
 const KEY0 = Buffer.alloc(4);
-const NCOUNTERS = 4;
+const NCOUNTERS = 5;
+/** rig_sink.c SAMPLE_EVERY. */
+const SAMPLE_EVERY = 64;
 
 export class Sink {
   private constructor(
@@ -62,11 +69,12 @@ export class Sink {
 
   /** Zeroes the counters (and recorded flows) and counts frames of `epoch` from now on. */
   arm(epoch: number, opts: SinkOptions = {}): void {
-    const cfg = Buffer.alloc(12);
+    const cfg = Buffer.alloc(16);
     cfg.writeUInt16LE(this.dport, 0);
     cfg.writeUInt16LE(epoch & 0xffff, 2);
     cfg.writeUInt32LE(opts.verify ? 1 : 0, 4);
     cfg.writeUInt32LE(opts.pass ? 1 : 0, 8);
+    cfg.writeUInt32LE(opts.genTid ?? 0, 12);
     const counts = this.obj.map("sink_counts");
     const ncpu = (counts.lookupPerCpu(KEY0) ?? []).length;
     const zeros = Array.from({ length: ncpu }, () => Buffer.alloc(8));
@@ -95,6 +103,8 @@ export class Sink {
       other: sum(perCpu(2)),
       malformed: sum(perCpu(3)),
       goodPerCpu,
+      sampled: sum(goodPerCpu.map((n) => Math.floor(n / SAMPLE_EVERY))),
+      deferred: sum(perCpu(4)),
     };
   }
 

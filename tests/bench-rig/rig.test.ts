@@ -18,6 +18,7 @@ import {
   xdpFibForwarder,
   xdpRedirect,
   type DutConfig,
+  type FrameSpec,
 } from "../../bench/rig/index.js";
 
 let rig: Rig;
@@ -39,8 +40,10 @@ test("through a bare XDP redirect the sink counts exactly the frames sent, IPv4 
       // The veths saw them too (plus the odd neighbour discovery frame).
       assert.ok(r.counters.gen.tx_packets >= 100_000, "the generator's veth sent them all");
       assert.ok(r.counters.sink.rx_packets >= 100_000, "and the sink's veth received them");
-      // Far beyond what a userspace sender reaches (~0.3 Mpps), even on a loaded machine.
-      assert.ok(r.pps > 500_000, `${r.pps} pps`);
+      // Beyond what a userspace sender reaches with a whole CPU (~0.3 Mpps), even on this shared
+      // machine (several Mpps when it is quiet). Per CPU-second: the wall-clock rate depends on
+      // how much of the CPU other tasks leave us.
+      assert.ok(r.ppsPerCpu > 300_000, `${r.ppsPerCpu} pps per CPU-second`);
       assert.ok(Object.keys(r.cpus.generator).length > 0);
       // One thread does the work: its CPU time fits in the wall time, and the rate per CPU-second
       // is at least the wall-clock one.
@@ -92,39 +95,43 @@ test("frames on the wire are byte for byte the builder's, and tcpdump finds the 
   rig.withDut(xdpRedirect(), async () => {
     const dir = mkdtempSync(join(tmpdir(), "plexus-rig-"));
     try {
-      for (const ipv6 of [false, true]) {
-        const file = join(dir, `v${ipv6 ? 6 : 4}.pcap`);
-        const { sink } = rig.topology;
-        const dump = spawn(sink.ns, "tcpdump", [
-          "-i",
-          sink.ifname,
-          "-U",
-          "-c",
-          "16",
-          "-w",
-          file,
-          "udp dst port 9",
-        ]);
-        const exited = new Promise<number | null>((res) => dump.once("exit", (code) => res(code)));
-        await new Promise<void>((res, rej) => {
-          const t = setTimeout(() => rej(new Error("tcpdump did not start")), 10_000);
-          dump.stderr?.on("data", (d: Buffer) => {
-            if (d.toString().includes("listening on")) {
-              clearTimeout(t);
-              res();
-            }
-          });
+      // One capture for an IPv4 run then an IPv6 run, 16 frames each.
+      const file = join(dir, "frames.pcap");
+      const { sink } = rig.topology;
+      const dump = spawn(sink.ns, "tcpdump", [
+        "-i",
+        sink.ifname,
+        "-U",
+        "-c",
+        "32",
+        "-w",
+        file,
+        "udp dst port 9",
+      ]);
+      const exited = new Promise<number | null>((res) => dump.once("exit", (code) => res(code)));
+      await new Promise<void>((res, rej) => {
+        const t = setTimeout(() => rej(new Error("tcpdump did not start")), 10_000);
+        dump.stderr?.on("data", (d: Buffer) => {
+          if (d.toString().includes("listening on")) {
+            clearTimeout(t);
+            res();
+          }
         });
+      });
+      const specs: FrameSpec[] = [];
+      for (const ipv6 of [false, true]) {
         const r = await rig.measure({ frames: 16, ipv6, flows: { srcAddrs: 3, srcPorts: 5 }, pass: true });
         assert.ok(r.ok, r.problems.join("; "));
-        assert.equal(await exited, 0);
-        const frames = pcapPackets(file);
-        assert.equal(frames.length, 16);
-        frames.forEach((f, i) => assert.deepEqual(f, buildFrame(r.spec, i), `frame ${i}`));
-        const text = (await run("tcpdump", ["-r", file, "-nn", "-vv"])).stdout;
-        assert.equal(text.match(/udp sum ok|\[udp sum ok\]/g)?.length, 16, text);
-        assert.doesNotMatch(text, /bad/i);
+        specs.push(r.spec);
       }
+      assert.equal(await exited, 0);
+      const frames = pcapPackets(file);
+      assert.equal(frames.length, 32);
+      frames.forEach((f, i) => assert.deepEqual(f, buildFrame(specs[i >> 4], i & 15), `frame ${i}`));
+      const text = (await run("tcpdump", ["-r", file, "-nn", "-vv"])).stdout;
+      assert.equal(text.match(/udp sum ok/g)?.length, 32, text);
+      assert.equal(text.match(/IP6 /g)?.length, 16, text);
+      assert.doesNotMatch(text, /bad/i);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
