@@ -123,10 +123,14 @@ export function toProblem(err: unknown): Problem {
   }
   if (err instanceof VerifierError) {
     const lines = err.log.trim().split("\n");
+    // The message is a summary and then the end of the log: the summary goes in the detail.
+    const all = err.message.split("\n");
+    const end = all.findIndex((l) => /^verifier log/.test(l));
+    const summary = (end < 0 ? all.slice(0, 3) : all.slice(0, end)).map((l) => l.trim()).filter(Boolean);
     return problem(
       422,
       "verifier-rejected",
-      `the kernel's verifier rejected program ${err.program}: ${err.message}; fix the program (see verifierLog)`,
+      `the kernel's verifier rejected program ${err.program}: ${summary.join("; ")}; fix the program (the end of the verifier log is in verifierLog)`,
       { verifierLog: lines.slice(-30).join("\n") },
     );
   }

@@ -6,7 +6,7 @@
 // document adds and changes; with `prune` it is the whole truth and everything else goes.
 import { Type, type Static } from "typebox";
 import { native } from "../bpf/sys/native.js";
-import { PlexusError, ValidationError } from "./errors.js";
+import { ValidationError } from "./errors.js";
 import type { AttachPosition, Hypervisor } from "./hypervisor.js";
 import { parsePeer, peerText } from "./hypervisor.js";
 import { schemaErrors, withDefaults, type Manifest } from "./nf/manifest.js";
@@ -212,20 +212,30 @@ async function applyNow(hv: Hypervisor, input: unknown, opts: ApplyOptions): Pro
       if (done.length === 0) throw e;
       // Put back what this apply changed, so a failed apply leaves things as they were.
       hv.log.warn({ err: e, step: describe(step) }, "apply failed half-way; undoing its changes");
+      let undone = true;
       try {
         await applyNow(hv, snapshot, { prune: true });
       } catch (e2) {
         hv.log.error({ err: e2 }, "undoing a failed apply failed");
-        if (e instanceof PlexusError)
-          e.message += " (undoing the changes made before it failed too: check plexus show)";
-        throw e;
+        undone = false;
       }
-      if (e instanceof Error)
-        e.message = `${step.action} ${step.target}: ${e.message} (the apply was undone)`;
+      annotate(
+        e,
+        `${step.action} ${step.target}`,
+        undone ? "the apply was undone" : "undoing the changes made before it failed too: check plexus show",
+      );
       throw e;
     }
   }
   return { changes: done, dryRun: false };
+}
+
+/** Says which step failed and what became of the apply, on the message's first line (a verifier
+ * message goes on with its log). */
+function annotate(e: unknown, step: string, outcome: string): void {
+  if (!(e instanceof Error)) return;
+  const [head, ...rest] = e.message.split("\n");
+  e.message = [`${step}: ${head} (${outcome})`, ...rest].join("\n");
 }
 
 const describe = (s: ApplyChange): ApplyChange => ({
