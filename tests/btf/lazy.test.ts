@@ -122,7 +122,7 @@ function recordOffset(buf: Buffer, id: number): number {
   return at;
 }
 
-test("a corrupt member far into the kernel's BTF: lazy parse reports it when its type is used", () => {
+test("corrupt types far into the kernel's BTF: lazy parse reports them when they are used", () => {
   const eager = Btf.parse(vmlinux);
   // The last struct with members: near the end of the blob.
   let victim = eager.typeCount - 1;
@@ -165,7 +165,38 @@ test("a corrupt member far into the kernel's BTF: lazy parse reports it when its
   );
   assert.throws(() => lazyRef.types, BtfError, "decoding everything reports it too");
 
-  // Header fields are checked at parse even when lazy: an unknown kind in the very last type.
+  // The header of a type far in: its name, and the type a pointer points to.
+  let ptr = eager.typeCount - 1;
+  while (eager.typeById(ptr).kind !== "ptr") ptr--;
+  const ptrAt = recordOffset(vmlinux, ptr);
+  const badPtr = Buffer.from(vmlinux);
+  badPtr.writeUInt32LE(eager.typeCount, ptrAt + 8);
+  const ptrMsg = new RegExp(`BTF type ${ptr} refers to type ${eager.typeCount}, but the last type id is`);
+  assert.throws(
+    () => Btf.parse(badPtr),
+    (e) => e instanceof BtfError && ptrMsg.test(e.message),
+  );
+  const lazyPtr = Btf.parse(badPtr, { lazy: true });
+  assert.throws(
+    () => lazyPtr.typeById(ptr),
+    (e) => e instanceof BtfError && ptrMsg.test(e.message),
+  );
+  assert.equal(lazyPtr.typeById(ptr - 1).id, ptr - 1);
+  const badTypeName = Buffer.from(vmlinux);
+  badTypeName.writeUInt32LE(strLen, at);
+  const typeNameMsg = new RegExp(`BTF type ${victim} \\(struct\\): name offset ${strLen} is outside`);
+  assert.throws(
+    () => Btf.parse(badTypeName),
+    (e) => e instanceof BtfError && typeNameMsg.test(e.message),
+  );
+  const lazyTypeName = Btf.parse(badTypeName, { lazy: true });
+  assert.throws(
+    () => lazyTypeName.typeById(victim),
+    (e) => e instanceof BtfError && typeNameMsg.test(e.message),
+  );
+
+  // What finding the records needs is checked at parse even when lazy: an unknown kind in the
+  // very last type, a truncated last record.
   const badKind = Buffer.from(vmlinux);
   const last = eager.typeCount - 1;
   const lastAt = recordOffset(vmlinux, last);
@@ -173,5 +204,11 @@ test("a corrupt member far into the kernel's BTF: lazy parse reports it when its
   assert.throws(
     () => Btf.parse(badKind, { lazy: true }),
     (e) => e instanceof BtfError && new RegExp(`BTF type ${last} has unknown kind 25`).test(e.message),
+  );
+  const truncated = Buffer.from(vmlinux);
+  truncated.writeUInt32LE(truncated.readUInt32LE(12) - 4, 12); // the type section loses a word
+  assert.throws(
+    () => Btf.parse(truncated, { lazy: true }),
+    (e) => e instanceof BtfError && new RegExp(`BTF type ${last} is truncated`).test(e.message),
   );
 });

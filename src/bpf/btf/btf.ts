@@ -6,7 +6,7 @@ import { findMember } from "./members.js";
 import type { MemberLookup } from "./members.js";
 import { essentialName } from "./core-compat.js";
 import { RawNameIndex } from "./name-index.js";
-import { checkEntries, decodeType, indexBtf } from "./parse.js";
+import { checkRecord, decodeType, indexBtf } from "./parse.js";
 import type { BtfTypeSection } from "./parse.js";
 import { BtfStrings } from "./strings.js";
 import type { BtfKindName, BtfType } from "./types.js";
@@ -22,10 +22,10 @@ export interface BtfParseOptions {
   /** Used in error messages. */
   fileName?: string;
   /**
-   * Decode types on first use, and check the names and type ids inside each type's entries
-   * (members, parameters, enumerators, section variables) then rather than at parse, which costs
-   * one pass over the type headers. For large blobs that do not change, such as the kernel's: a
-   * corrupt entry is reported (as a BtfError) by the lookup that decodes its type.
+   * Decode types on first use, and check a type's names, linkage and referenced type ids then
+   * rather than at parse, which only checks that the records can be found (known kinds, nothing
+   * truncated): one quick pass over the type headers. For large blobs that do not change, such
+   * as the kernel's: a corrupt type is reported (as a BtfError) by the lookup that decodes it.
    */
   lazy?: boolean;
 }
@@ -152,7 +152,7 @@ export class Btf {
       const t = this.own[i];
       if (t !== undefined) return t;
       if (this.raw && Number.isInteger(i) && i < this.own.length) {
-        if (this.raw.lazy) checkEntries(this.raw, id, this.fileName);
+        if (this.raw.lazy) checkRecord(this.raw, id, this.fileName);
         const d = decodeType(this.raw, id);
         this.own[i] = d;
         this.decoded++;

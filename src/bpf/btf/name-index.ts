@@ -17,7 +17,7 @@ const encoder = new TextEncoder();
 /** Own types chained by name key: bucket -> head, type index -> next (descending ids, -1 ends). */
 export interface NameChains {
   readonly heads: Int32Array;
-  /** By own type index (id - firstTypeId); grown by the pass that fills it. */
+  /** By own type index (id - firstTypeId); set by the pass that fills the chains. */
   next: Int32Array;
   /** Bucket of a key: Math.imul(key, NAME_HASH) >>> shift. */
   readonly shift: number;
@@ -28,7 +28,7 @@ export function newNameChains(typeLen: number): NameChains {
   // Kernel records average about 24 bytes; a bucket per two of them is plenty.
   let bits = 4;
   while (1 << bits < typeLen / 48) bits++;
-  return { heads: new Int32Array(1 << bits).fill(-1), next: new Int32Array(1024), shift: 32 - bits };
+  return { heads: new Int32Array(1 << bits).fill(-1), next: new Int32Array(0), shift: 32 - bits };
 }
 
 /** Key of `len` bytes at bytes[at...]: the first KEY_BYTES of them, packed. parse inlines this. */

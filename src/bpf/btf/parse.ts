@@ -49,7 +49,7 @@ export interface BtfTypeSection {
   readonly offsets: Uint32Array;
   readonly firstTypeId: number;
   readonly strings: BtfStrings;
-  /** The names and type ids inside entries are still unchecked: checkEntries before decoding. */
+  /** Names, linkages and type ids are still unchecked: checkRecord before decoding. */
   readonly lazy: boolean;
   /** Lazy sections: the types chained by name, for RawNameIndex. */
   readonly names?: NameChains;
@@ -168,9 +168,13 @@ export function indexBtf(buf: Uint8Array, ctx: ParseContext): BtfTypeSection {
 
   const lazy = ctx.lazy === true;
   const words = typeWords(buf, hdrLen + typeOff, typeLen);
-  const names = lazy ? newNameChains(typeLen) : undefined;
-  const offsets = indexRecords(words, ctx.firstTypeId, strings, fail, names);
-  if (names) names.next = names.next.subarray(0, offsets.length);
+  if (!lazy) {
+    const offsets = indexRecords(words, ctx.firstTypeId, strings, fail);
+    return { words, offsets, firstTypeId: ctx.firstTypeId, strings, lazy };
+  }
+  const names = newNameChains(typeLen);
+  const offsets = indexLazyRecords(words, ctx.firstTypeId, strings, fail, names);
+  names.next = names.next.subarray(0, offsets.length);
   return { words, offsets, firstTypeId: ctx.firstTypeId, strings, lazy, names };
 }
 
@@ -189,39 +193,40 @@ function typeWords(buf: Uint8Array, start: number, len: number): Uint32Array {
   return words;
 }
 
+/** Messages for corrupt records, shared by the passes over them and the checks on use. */
+function recordErrors(words: Uint32Array, strings: BtfStrings, fail: (msg: string) => BtfError) {
+  return {
+    truncated: (id: number, at: number, n: number, what: string) =>
+      fail(
+        `BTF type ${id} is truncated: ${what} needs ${n * 4} bytes at offset ${at * 4}, ${(words.length - at) * 4} left`,
+      ),
+    name: (off: number, what: string) =>
+      fail(`${what}: name offset ${off} is outside the string section (${strings.end} bytes)`),
+    linkage: (kindNo: number, id: number, nameOff: number, linkage: number) =>
+      fail(`BTF ${KIND_NAMES[kindNo]} ${id} (${strings.get(nameOff)}) has invalid linkage ${linkage}`),
+    ref: (id: number, ref: number, lastId: number) =>
+      fail(`BTF type ${id} refers to type ${ref}, but the last type id is ${lastId}`),
+  };
+}
+
 /**
- * The validating pass over the type records: returns the word index where each one starts, and
- * for a lazy section (`names`) chains the types by name on the way. It runs over every record of
- * a 5+ MB kernel blob on a cold start, mostly before the JIT has optimized it: so it is one pass,
- * a function of its own, keeps its state in locals, reads words rather than through a DataView,
- * and leaves messages to the error paths.
+ * The validating pass over the type records: returns the word index where each one starts.
+ * Every check decodeType relies on happens here.
  */
 function indexRecords(
   words: Uint32Array,
   firstTypeId: number,
   strings: BtfStrings,
   fail: (msg: string) => BtfError,
-  names: NameChains | undefined,
 ): Uint32Array {
-  const lazy = names !== undefined;
-  const nameBytes = strings.bytes;
-  const heads = names?.heads ?? new Int32Array(0);
-  let chainNext = names?.next ?? new Int32Array(0);
-  const shift = names?.shift ?? 0;
   const ownStart = strings.start;
   const strEnd = strings.end;
   const end = words.length;
   const badName = (off: number) => (off < ownStart ? !strings.has(off) : off >= strEnd);
-  const nameError = (off: number, what: string) =>
-    fail(`${what}: name offset ${off} is outside the string section (${strEnd} bytes)`);
-  const truncated = (id: number, at: number, n: number, what: string) =>
-    fail(
-      `BTF type ${id} is truncated: ${what} needs ${n * 4} bytes at offset ${at * 4}, ${(end - at) * 4} left`,
-    );
+  const errors = recordErrors(words, strings, fail);
 
   // Every record is at least 3 words, which bounds the number of types.
-  const maxTypes = Math.floor(end / 3);
-  let offsets = new Uint32Array(Math.min(1024, maxTypes));
+  const offsets = new Uint32Array(Math.floor(end / 3));
   let count = 0;
   let id = firstTypeId;
   let at = 0;
@@ -229,18 +234,7 @@ function indexRecords(
   let maxRefFrom = 0;
 
   while (at < end) {
-    if (at + 3 > end) throw truncated(id, at, 3, "the type header");
-    if (count === offsets.length) {
-      const grown = new Uint32Array(Math.min(offsets.length * 4, maxTypes));
-      grown.set(offsets);
-      offsets = grown;
-      if (lazy) {
-        const grownNext = new Int32Array(grown.length);
-        grownNext.set(chainNext);
-        chainNext = grownNext;
-        names.next = chainNext;
-      }
-    }
+    if (at + 3 > end) throw errors.truncated(id, at, 3, "the type header");
     offsets[count++] = at;
     const nameOff = words[at];
     const info = words[at + 1];
@@ -248,31 +242,13 @@ function indexRecords(
     const kindNo = (info >>> 24) & 0x1f;
     const vlen = info & 0xffff;
     if (kindNo === 0 || kindNo >= KIND_NAMES.length) throw fail(`BTF type ${id} has unknown kind ${kindNo}`);
-    if (nameOff !== 0 && badName(nameOff)) throw nameError(nameOff, `BTF type ${id} (${KIND_NAMES[kindNo]})`);
-    if (lazy && nameOff !== 0) {
-      // nameKey() inlined: the first KEY_BYTES bytes of the name, packed (0 for the empty name).
-      let key: number;
-      if (nameOff >= ownStart) {
-        const p = nameOff - ownStart;
-        key = nameBytes[p];
-        if (key !== 0 && nameBytes[p + 1] !== 0) {
-          key = (key << 8) | nameBytes[p + 1];
-          if (nameBytes[p + 2] !== 0) {
-            key = (key << 8) | nameBytes[p + 2];
-            if (nameBytes[p + 3] !== 0) key = (key << 8) | nameBytes[p + 3];
-          }
-        }
-      } else key = nameKey(strings, nameOff);
-      if (key !== 0) {
-        const b = Math.imul(key, NAME_HASH) >>> shift;
-        chainNext[count - 1] = heads[b];
-        heads[b] = count - 1;
-      }
-    }
+    if (nameOff !== 0 && badName(nameOff))
+      throw errors.name(nameOff, `BTF type ${id} (${KIND_NAMES[kindNo]})`);
     at += 3;
     const step = ENTRY_WORDS[kindNo];
     const next = at + FIXED_WORDS[kindNo] + vlen * step;
-    if (next > end) throw truncated(id, at, next - at, WHAT_FOLLOWS[kindNo].replace("#", String(vlen)));
+    if (next > end)
+      throw errors.truncated(id, at, next - at, WHAT_FOLLOWS[kindNo].replace("#", String(vlen)));
     // Types this record refers to: one in the header for these kinds, more in the entries below.
     let ref = REF_IN_HEADER[kindNo] ? sizeOrType : 0;
     if (kindNo === 3) {
@@ -280,20 +256,16 @@ function indexRecords(
       ref = words[at] > words[at + 1] ? words[at] : words[at + 1];
     } else if (kindNo === 12 || kindNo === 14) {
       const linkage = kindNo === 12 ? vlen : words[at];
-      if (linkage >= LINKAGES.length)
-        throw fail(
-          `BTF ${KIND_NAMES[kindNo]} ${id} (${strings.get(nameOff)}) has invalid linkage ${linkage}`,
-        );
-    } else if (!lazy && step !== 0) {
-      // One table-driven loop for the entries of every kind: a branch first taken late in a
-      // 100k-type blob would throw away the optimized code of the whole loop.
+      if (linkage >= LINKAGES.length) throw errors.linkage(kindNo, id, nameOff, linkage);
+    } else if (step !== 0) {
+      // One table-driven loop for the entries of every kind.
       const named = ENTRY_NAMED[kindNo];
       const typeAt = ENTRY_TYPE_AT[kindNo];
       for (let e = at; e < next; e += step) {
         if (named) {
           const eName = words[e];
           if (eName !== 0 && badName(eName))
-            throw nameError(eName, ENTRY_WHAT[kindNo].replace("#", String(id)));
+            throw errors.name(eName, ENTRY_WHAT[kindNo].replace("#", String(id)));
         }
         if (typeAt >= 0 && words[e + typeAt] > ref) ref = words[e + typeAt];
       }
@@ -305,38 +277,104 @@ function indexRecords(
     at = next;
     id++;
   }
-  if (maxRef >= id)
-    throw fail(`BTF type ${maxRefFrom} refers to type ${maxRef}, but the last type id is ${id - 1}`);
+  if (maxRef >= id) throw errors.ref(maxRefFrom, maxRef, id - 1);
   return offsets.subarray(0, count);
 }
 
 /**
- * The checks indexBtf left out of a lazy section for the entries of type `id`, with the same
- * messages: run before decoding it.
+ * The pass over the records of a lazy section: only what finding the records needs (known kinds,
+ * records inside the section) is checked, the rest is left to checkRecord, and the types are
+ * chained by name on the way. It runs over every record of a 5+ MB kernel blob on a cold start,
+ * mostly before the JIT has optimized it, so each record costs a handful of word and byte reads.
  */
-export function checkEntries(sec: BtfTypeSection, id: number, fileName: string | undefined): void {
-  const words = sec.words;
-  const at = sec.offsets[id - sec.firstTypeId];
-  const kindNo = (words[at + 1] >>> 24) & 0x1f;
-  const step = ENTRY_WORDS[kindNo];
-  if (step === 0) return;
-  const lastId = sec.firstTypeId + sec.offsets.length - 1;
-  const next = at + 3 + (words[at + 1] & 0xffff) * step;
-  const typeAt = ENTRY_TYPE_AT[kindNo];
-  let maxRef = 0;
-  for (let e = at + 3; e < next; e += step) {
-    if (ENTRY_NAMED[kindNo] && words[e] !== 0 && !sec.strings.has(words[e]))
-      throw new BtfError(
-        `${ENTRY_WHAT[kindNo].replace("#", String(id))}: name offset ${words[e]} is outside the string section (${sec.strings.end} bytes)`,
-        fileName,
+function indexLazyRecords(
+  words: Uint32Array,
+  firstTypeId: number,
+  strings: BtfStrings,
+  fail: (msg: string) => BtfError,
+  names: NameChains,
+): Uint32Array {
+  const nameBytes = strings.bytes;
+  const ownStart = strings.start;
+  const strEnd = strings.end;
+  const { heads, shift } = names;
+  const end = words.length;
+  const errors = recordErrors(words, strings, fail);
+  const offsets = new Uint32Array(Math.floor(end / 3));
+  const chainNext = new Int32Array(offsets.length);
+  names.next = chainNext;
+  let count = 0;
+  let at = 0;
+
+  while (at < end) {
+    const id = firstTypeId + count;
+    if (at + 3 > end) throw errors.truncated(id, at, 3, "the type header");
+    const nameOff = words[at];
+    const info = words[at + 1];
+    const kindNo = (info >>> 24) & 0x1f;
+    if (kindNo === 0 || kindNo >= KIND_NAMES.length) throw fail(`BTF type ${id} has unknown kind ${kindNo}`);
+    const next = at + 3 + FIXED_WORDS[kindNo] + (info & 0xffff) * ENTRY_WORDS[kindNo];
+    if (next > end)
+      throw errors.truncated(
+        id,
+        at + 3,
+        next - at - 3,
+        WHAT_FOLLOWS[kindNo].replace("#", String(info & 0xffff)),
       );
-    if (typeAt >= 0) maxRef = Math.max(maxRef, words[e + typeAt]);
+    // The name's key: its first KEY_BYTES bytes, packed (nameKey() inlined); a bad offset is
+    // left unchained, for checkRecord to report.
+    let key = 0;
+    if (nameOff >= ownStart && nameOff < strEnd) {
+      const p = nameOff - ownStart;
+      key = nameBytes[p];
+      if (key !== 0 && nameBytes[p + 1] !== 0) {
+        key = (key << 8) | nameBytes[p + 1];
+        if (nameBytes[p + 2] !== 0) {
+          key = (key << 8) | nameBytes[p + 2];
+          if (nameBytes[p + 3] !== 0) key = (key << 8) | nameBytes[p + 3];
+        }
+      }
+    } else if (nameOff !== 0 && nameOff < ownStart) key = nameKey(strings, nameOff);
+    if (key !== 0) {
+      const b = Math.imul(key, NAME_HASH) >>> shift;
+      chainNext[count] = heads[b];
+      heads[b] = count;
+    }
+    offsets[count++] = at;
+    at = next;
   }
-  if (maxRef > lastId)
-    throw new BtfError(
-      `BTF type ${id} refers to type ${maxRef}, but the last type id is ${lastId}`,
-      fileName,
-    );
+  return offsets.subarray(0, count);
+}
+
+/**
+ * The checks indexLazyRecords left out, for type `id`, with the messages indexRecords gives:
+ * run before decoding it.
+ */
+export function checkRecord(sec: BtfTypeSection, id: number, fileName: string | undefined): void {
+  const { words, strings } = sec;
+  const errors = recordErrors(words, strings, (msg) => new BtfError(msg, fileName));
+  const at = sec.offsets[id - sec.firstTypeId];
+  const nameOff = words[at];
+  const info = words[at + 1];
+  const kindNo = (info >>> 24) & 0x1f;
+  const vlen = info & 0xffff;
+  if (nameOff !== 0 && !strings.has(nameOff))
+    throw errors.name(nameOff, `BTF type ${id} (${KIND_NAMES[kindNo]})`);
+  let ref = REF_IN_HEADER[kindNo] ? words[at + 2] : 0;
+  if (kindNo === 3) ref = Math.max(words[at + 3], words[at + 4]);
+  else if (kindNo === 12 || kindNo === 14) {
+    const linkage = kindNo === 12 ? vlen : words[at + 3];
+    if (linkage >= LINKAGES.length) throw errors.linkage(kindNo, id, nameOff, linkage);
+  }
+  const step = ENTRY_WORDS[kindNo];
+  const typeAt = ENTRY_TYPE_AT[kindNo];
+  for (let e = at + 3; step !== 0 && e < at + 3 + vlen * step; e += step) {
+    if (ENTRY_NAMED[kindNo] && words[e] !== 0 && !strings.has(words[e]))
+      throw errors.name(words[e], ENTRY_WHAT[kindNo].replace("#", String(id)));
+    if (typeAt >= 0) ref = Math.max(ref, words[e + typeAt]);
+  }
+  const lastId = sec.firstTypeId + sec.offsets.length - 1;
+  if (ref > lastId) throw errors.ref(id, ref, lastId);
 }
 
 /** Decodes the record of type `id` of a section indexBtf has validated (so nothing is checked here). */
