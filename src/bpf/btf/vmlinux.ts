@@ -49,7 +49,7 @@ export function vmlinuxBtf(): Btf {
         VMLINUX_BTF_PATH,
       );
     }
-  // The kernel checked its own BTF at boot; entries are still checked as types are used.
+  // The kernel checked its own BTF at boot; a type is still checked when it is first used.
   cached = Btf.parse(buf, { fileName: VMLINUX_BTF_PATH, lazy: true });
   return cached;
 }
