@@ -444,6 +444,8 @@ export class Vm implements MapHost {
       const repeat = Math.max(1, input.repeat ?? 1);
       let r0 = 0n;
       let instructions: number | undefined;
+      const jit = engine === "jit" ? (this.jit ?? Vm.createJit?.(this)) : undefined;
+      jit?.ensureCompiled();
       const t0 = process.hrtime.bigint();
       if (engine === "interp") {
         const prevTracer = this.interp.tracer;
@@ -460,9 +462,7 @@ export class Vm implements MapHost {
         }
         instructions = this.budget - this.interp.remaining;
       } else {
-        const jit = this.jit ?? Vm.createJit?.(this);
         if (!jit) throw new PlexusBpfError("vm: the JIT is not loaded (import plexus/vm's jit module)");
-        jit.ensureCompiled();
         // Repeated runs stay inside WebAssembly; ring buffer records are checked at the end.
         r0 = this.#catchStop(() => jit.run(prog, r1, r2, repeat));
         for (const rb of run.ringbufs) this.#releaseCheck(run, rb);

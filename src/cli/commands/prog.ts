@@ -65,6 +65,7 @@ function verdictName(progType: number, retval: number): string {
 
 interface RunOptions {
   prog: string;
+  engine?: "kernel" | "interp" | "jit";
   dataHex?: string;
   dataFile?: string;
   ctxHex?: string;
@@ -85,6 +86,26 @@ export async function runProgram(
   const ctx = o.ctxHex !== undefined ? parseHex(o.ctxHex, "--ctx-hex") : undefined;
   const fills = parseMapFills(o.map ?? []);
 
+  if (o.engine === "interp" || o.engine === "jit") {
+    const { runInVm } = await import("../../vm/cli-run.js");
+    const { result: r, progType } = runInVm({
+      file,
+      prog: o.prog,
+      open: objectOpenOptions(o),
+      data,
+      ...(ctx ? { ctx } : {}),
+      repeat: o.repeat ?? 1,
+      maps: fills,
+      engine: o.engine,
+    });
+    const result: RunResult = {
+      retval: r.retval,
+      dataOutHex: (r.data ?? Buffer.alloc(0)).toString("hex"),
+      durationNs: Math.round(r.durationNs),
+      ...(ctx ? { ctxOutHex: (r.ctx ?? Buffer.alloc(0)).toString("hex") } : {}),
+    };
+    return { result, progType };
+  }
   const obj = BpfObject.open(file, objectOpenOptions(o));
   const spec = obj.program(o.prog);
   for (const f of fills) obj.map(f.map); // fail on unknown names before touching the kernel
@@ -138,10 +159,17 @@ export function registerProgCommands(program: Command): void {
         "fill a map first: --map NAME KEYHEX=VALUEHEX [KEYHEX=VALUEHEX...]",
       )
       .option("--json", "print {retval, dataOutHex, durationNs} as JSON")
-      .description("run a program once (or --repeat times) on a packet with BPF_PROG_TEST_RUN")
+      .addOption(
+        new Option("--engine <engine>", "where to run it: the kernel, or the userspace interpreter or JIT")
+          .choices(["kernel", "interp", "jit"])
+          .default("kernel"),
+      )
+      .description(
+        "run a program once (or --repeat times) on a packet with BPF_PROG_TEST_RUN, or in the userspace runtime",
+      )
       .addHelpText(
         "after",
-        "\nExamples:\n  plexus prog run xdp.o --prog xdp_count --data-hex 0202...\n  plexus prog run tc.o --prog cls --data-file pkt.bin --map counters 00000000=0100000000000000 --json",
+        "\nExamples:\n  plexus prog run xdp.o --prog xdp_count --data-hex 0202...\n  plexus prog run tc.o --prog cls --data-file pkt.bin --map counters 00000000=0100000000000000 --json\n  plexus prog run xdp.o --prog xdp_count --data-hex 0202... --engine jit   (no root needed)",
       ),
   ).action(async (file: string, o: RunOptions) => {
     const { result, progType } = await runProgram(file, o);

@@ -6,6 +6,7 @@ import { PlexusBpfError } from "../../bpf/errors.js";
 import { parseHexBytes, runConformance } from "../../vm/conformance.js";
 import type { EngineName } from "../../vm/vm.js";
 import { UsageError } from "../errors.js";
+import { registerVmTrace } from "./vm-trace.js";
 
 /** The runner passes plugin options as one argument ("--engine jit"): split and read them. */
 function pluginArgs(args: readonly string[]): { memory: string; engine: EngineName } {
@@ -31,6 +32,7 @@ export function registerVmCommands(program: Command): void {
   const vm = program
     .command("vm")
     .description("the userspace eBPF runtime (interpreter and WebAssembly JIT)");
+  registerVmTrace(vm);
   vm.command("conformance-plugin")
     .description("run one program as a bpf_conformance plugin: program hex on stdin, memory hex as argument")
     .argument("[args...]", "input memory as hex bytes, then plugin options (--engine interp|jit)")
