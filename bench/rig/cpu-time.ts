@@ -32,12 +32,19 @@ export function sampleCpu(): CpuSample {
   return { threadNs, waitNs };
 }
 
-export function cpuBetween(a: CpuSample, b: CpuSample, deferred: number): CpuUse {
-  const thread = (b.threadNs - a.threadNs) / 1e9;
+/** `b` - `a`. */
+export const cpuDelta = (a: CpuSample, b: CpuSample): CpuSample => ({
+  threadNs: b.threadNs - a.threadNs,
+  waitNs: b.waitNs - a.waitNs,
+});
+
+/** CPU use of a run whose thread counters moved by `d`, `deferred` of its work seen in ksoftirqd. */
+export function cpuUse(d: CpuSample, deferred: number): CpuUse {
+  const thread = d.threadNs / 1e9;
   return {
     cpuSeconds: deferred < 1 ? thread / (1 - deferred) : thread,
     deferred,
-    waitSeconds: (b.waitNs - a.waitNs) / 1e9,
+    waitSeconds: d.waitNs / 1e9,
   };
 }
 
