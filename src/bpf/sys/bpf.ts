@@ -1,7 +1,7 @@
 // Encoders of union bpf_attr, one typed function per bpf(2) command. Offsets follow
 // include/uapi/linux/bpf.h of Linux 6.18; each call passes only the bytes up to the last field it
 // sets (as libbpf does with offsetofend), so older kernels see no unknown non-zero tail.
-import { BpfCmd, cmdName } from "../constants.js";
+import { BpfCmd, TestRunFlags, cmdName } from "../constants.js";
 import { BpfError } from "../errors.js";
 import { stableBuffer, cString } from "./buffers.js";
 import { EAGAIN, EINTR, ENOENT } from "./errno.js";
@@ -335,7 +335,10 @@ export interface TestRunResult {
   duration: number;
 }
 
-/** BPF_PROG_TEST_RUN, retried on EINTR (a signal during a long repeat loop) as libbpf does. */
+/**
+ * BPF_PROG_TEST_RUN, retried on EINTR (a signal during a long repeat loop) as libbpf does, except
+ * with live frames: those already sent stay sent, so a retry would send them twice.
+ */
 export function progTestRun(a: TestRunAttr): TestRunResult {
   const dataIn = a.dataIn ? Buffer.from(a.dataIn) : null;
   const ctxIn = a.ctxIn ? Buffer.from(a.ctxIn) : null;
@@ -354,7 +357,8 @@ export function progTestRun(a: TestRunAttr): TestRunResult {
   b.writeUInt32LE((a.cpu ?? 0) >>> 0, 68);
   b.writeUInt32LE((a.batchSize ?? 0) >>> 0, 72);
   let r = native().bpf(BpfCmd.PROG_TEST_RUN, b, AttrSize.TEST_RUN);
-  while (r.ret < 0 && r.errno === EINTR) r = native().bpf(BpfCmd.PROG_TEST_RUN, b, AttrSize.TEST_RUN);
+  const live = ((a.flags ?? 0) & TestRunFlags.XDP_LIVE_FRAMES) !== 0;
+  while (r.ret < 0 && r.errno === EINTR && !live) r = native().bpf(BpfCmd.PROG_TEST_RUN, b, AttrSize.TEST_RUN);
   if (r.ret < 0) throw new BpfError(cmdName(BpfCmd.PROG_TEST_RUN), r.errno);
   return {
     retval: b.readUInt32LE(4),
