@@ -79,13 +79,19 @@ static __always_inline int rtr_icmp4_may_reply(struct iphdr *ip, void *end, __u3
 	return 1;
 }
 
+/* Where an error's source address comes from. */
+enum rtr_err_src {
+	RTR_SRC_PORT = 0, /* the ingress port's address (errors about transit packets) */
+	RTR_SRC_DST = 1,  /* the packet's destination: one of ours (errors about local delivery) */
+};
+
 /*
  * Turns the IPv4 packet being handled into an ICMP error about it and sends it back; the packet
  * is counted as dropped with `reason` either way. `info` is the second word of the ICMP header
  * (the next-hop MTU for fragmentation needed), host order.
  */
-static __always_inline int rtr_icmp4_error(struct px_ctx *pc, const struct rtr_port *in, __u8 type,
-					   __u8 code, __u32 info, __u32 reason)
+static __always_inline int rtr_icmp4_error_from(struct px_ctx *pc, const struct rtr_port *in, __u8 type,
+						__u8 code, __u32 info, __u32 reason, int from)
 {
 	void *data = px_data(pc), *end = px_data_end(pc);
 	struct ethhdr *eth = data;
@@ -97,7 +103,11 @@ static __always_inline int rtr_icmp4_error(struct px_ctx *pc, const struct rtr_p
 	__s64 sum;
 
 	px_count_drop(pc->slot, pc->in_port, PX_RX, reason);
-	if ((void *)(ip + 1) > end || !saddr)
+	if ((void *)(ip + 1) > end)
+		return PX_VERDICT_DROP;
+	if (from == RTR_SRC_DST)
+		saddr = ip->daddr;
+	if (!saddr)
 		return PX_VERDICT_DROP;
 	hlen = ip->ihl * 4;
 	if (hlen < 20 || hlen > 60 || !rtr_icmp4_may_reply(ip, end, hlen) || !rtr_icmp_allowed())
@@ -159,6 +169,12 @@ static __always_inline int rtr_icmp4_error(struct px_ctx *pc, const struct rtr_p
 	return px_redirect(pc, pc->in_port);
 }
 
+static __always_inline int rtr_icmp4_error(struct px_ctx *pc, const struct rtr_port *in, __u8 type,
+					   __u8 code, __u32 info, __u32 reason)
+{
+	return rtr_icmp4_error_from(pc, in, type, code, info, reason, RTR_SRC_PORT);
+}
+
 static __always_inline int rtr_ip6_is_mcast(const __u8 *a)
 {
 	return a[0] == 0xff;
@@ -214,9 +230,9 @@ static __always_inline int rtr_icmp6_may_reply(struct ipv6hdr *ip6, void *end, _
 	return 1;
 }
 
-/* The IPv6 version of rtr_icmp4_error(). */
-static __always_inline int rtr_icmp6_error(struct px_ctx *pc, const struct rtr_port *in, __u8 type,
-					   __u8 code, __u32 info, __u32 reason)
+/* The IPv6 version of rtr_icmp4_error_from(). */
+static __always_inline int rtr_icmp6_error_from(struct px_ctx *pc, const struct rtr_port *in, __u8 type,
+						__u8 code, __u32 info, __u32 reason, int from)
 {
 	void *data = px_data(pc), *end = px_data_end(pc);
 	struct ethhdr *eth = data;
@@ -234,6 +250,8 @@ static __always_inline int rtr_icmp6_error(struct px_ctx *pc, const struct rtr_p
 	saddr = in->addr6;
 	if (rtr_ip6_is_linklocal(ip6->saddr.in6_u.u6_addr8) || rtr_ip6_is_unspec(saddr))
 		saddr = in->ll6;
+	if (from == RTR_SRC_DST)
+		saddr = ip6->daddr.in6_u.u6_addr8;
 	if (rtr_ip6_is_unspec(saddr) || !rtr_icmp6_may_reply(ip6, end, type) || !rtr_icmp_allowed())
 		return PX_VERDICT_DROP;
 	s = rtr_scratch_get();
@@ -283,6 +301,12 @@ static __always_inline int rtr_icmp6_error(struct px_ctx *pc, const struct rtr_p
 	    rtr_store(pc, 0, s->hdr, ETH_HLEN_ + 40 + 8))
 		return PX_VERDICT_DROP;
 	return px_redirect(pc, pc->in_port);
+}
+
+static __always_inline int rtr_icmp6_error(struct px_ctx *pc, const struct rtr_port *in, __u8 type,
+					   __u8 code, __u32 info, __u32 reason)
+{
+	return rtr_icmp6_error_from(pc, in, type, code, info, reason, RTR_SRC_PORT);
 }
 
 #endif /* __RTR_ICMP_H */

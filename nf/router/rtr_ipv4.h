@@ -91,7 +91,8 @@ static __always_inline int rtr_local4(struct px_ctx *pc, const struct rtr_port *
 	}
 	/* No UDP service listens on the router: say so, as a host would (ends a traceroute). */
 	if (ip->protocol == IPPROTO_UDP)
-		return rtr_icmp4_error(pc, port, ICMP_DEST_UNREACH, ICMP_PORT_UNREACH, 0, RTR_DROP_LOCAL);
+		return rtr_icmp4_error_from(pc, port, ICMP_DEST_UNREACH, ICMP_PORT_UNREACH, 0, RTR_DROP_LOCAL,
+					    RTR_SRC_DST);
 	return px_drop(pc, RTR_DROP_LOCAL);
 }
 

@@ -49,7 +49,8 @@ static __always_inline int rtr_local6(struct px_ctx *pc, const struct rtr_port *
 		return px_drop(pc, RTR_DROP_LOCAL);
 	}
 	if (ip6->nexthdr == IPPROTO_UDP)
-		return rtr_icmp6_error(pc, port, ICMPV6_DEST_UNREACH, ICMPV6_PORT_UNREACH, 0, RTR_DROP_LOCAL);
+		return rtr_icmp6_error_from(pc, port, ICMPV6_DEST_UNREACH, ICMPV6_PORT_UNREACH, 0, RTR_DROP_LOCAL,
+					    RTR_SRC_DST);
 	return px_drop(pc, RTR_DROP_LOCAL);
 }
 

@@ -439,25 +439,25 @@ for (const hook of ["xdp", "tc"] as const) {
       assert.deepEqual(r.txPorts, []);
     });
 
-    test("UDP to the router: port unreachable, like a host", () => {
-      const orig = ipv4({ src: "198.18.1.1", dst: "198.18.1.254" }, udpPayload(10));
+    test("UDP to the router: port unreachable from the address asked, like a host", () => {
+      const orig = ipv4({ src: "198.18.1.1", dst: "198.18.2.254" }, udpPayload(10));
       const r = rig.t.run(eth(MAC_P0, MAC_H1, ETH_IP, orig), 0);
       assert.deepEqual(r.drops, [Drop.LOCAL]);
       assertIcmp4Error(r.data, {
         toMac: MAC_H1,
         fromMac: MAC_P0,
-        from: "198.18.1.254",
+        from: "198.18.2.254",
         to: "198.18.1.1",
         type: 3,
         code: 3,
         quote: orig,
       });
-      const orig6 = ipv6({ src: "fd00:1::1", dst: "fd00:1::fe" }, udpPayload(10));
+      const orig6 = ipv6({ src: "fd00:1::1", dst: "fd00:2::fe" }, udpPayload(10));
       const r6 = rig.t.run(eth(MAC_P0, MAC_H1, ETH_IP6, orig6), 0);
       assertIcmp6Error(r6.data, {
         toMac: MAC_H1,
         fromMac: MAC_P0,
-        from: "fd00:1::fe",
+        from: "fd00:2::fe",
         to: "fd00:1::1",
         type: 1,
         code: 4,

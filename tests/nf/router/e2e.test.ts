@@ -52,6 +52,35 @@ const PORTS = (net: DutTopology) => [
   },
 ];
 
+/**
+ * What a UDP traceroute sees: sends one datagram with a hop limit and prints the ICMP error the
+ * socket gets back ("origin type code offender"; origin 2 = ICMP, 3 = ICMPv6).
+ */
+const UDP_PROBE = `
+import select, socket, struct, sys
+dst, hops, fam = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+if fam == "4":
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.setsockopt(socket.IPPROTO_IP, socket.IP_TTL, hops)
+    s.setsockopt(socket.IPPROTO_IP, 11, 1)  # IP_RECVERR
+else:
+    s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_UNICAST_HOPS, hops)
+    s.setsockopt(socket.IPPROTO_IPV6, 25, 1)  # IPV6_RECVERR
+s.sendto(b"x" * 32, (dst, 33434))
+p = select.poll()
+p.register(s, select.POLLERR)
+if not p.poll(3000):
+    print("timeout")
+    sys.exit(0)
+_, anc, _, _ = s.recvmsg(512, 512, socket.MSG_ERRQUEUE)
+for _, _, d in anc:
+    _, origin, etype, code, _, _, _ = struct.unpack("IBBBBII", d[:16])
+    off = d[16:]
+    ip = socket.inet_ntop(socket.AF_INET, off[4:8]) if fam == "4" else socket.inet_ntop(socket.AF_INET6, off[8:24])
+    print(origin, etype, code, ip)
+`;
+
 /** Runs ping once and returns its output (it may fail: the answers are in the text). */
 async function pingOnce(ns: string, addr: string, extra: string[] = []): Promise<string> {
   const r = await exec(ns, "ping", ["-n", "-c", "1", "-W", "2", ...extra, addr], {
@@ -150,6 +179,25 @@ describe("router end to end", () => {
           await pingOnce(h0.ns, "fd00:77::1"),
           /From fd00:1::fe .*Destination unreachable: No route/,
         );
+
+        // traceroute: each hop says who it is; the router itself is the end of the line.
+        const probe = async (dst: string, hops: number, fam: string) =>
+          (
+            await exec(h0.ns, "python3", ["-c", UDP_PROBE, dst, String(hops), fam], { timeoutMs: 10_000 })
+          ).stdout.trim();
+        assert.equal(await probe(h1.ipv4, 1, "4"), "2 11 0 198.18.1.254", "TTL exceeded at the router");
+        assert.equal(
+          await probe(h1.ipv4, 2, "4"),
+          "2 3 3 198.18.2.1",
+          "the destination answers the next probe",
+        );
+        assert.equal(await probe(h1.ipv6, 1, "6"), "3 3 0 fd00:1::fe", "hop limit exceeded at the router");
+        assert.equal(
+          await probe("198.18.2.254", 64, "4"),
+          "2 3 3 198.18.2.254",
+          "port unreachable from the router",
+        );
+        assert.equal(await probe("fd00:2::fe", 64, "6"), "3 1 4 fd00:2::fe");
 
         const tcp = await iperf(h0.ns, h1.ns, h1.ipv4, []);
         assert.ok(tcp > 1_000_000, `TCP over IPv4 moved ${tcp} bytes`);
