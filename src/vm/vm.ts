@@ -131,7 +131,11 @@ export class Vm implements MapHost {
   #callbackKeyRegion: Region | undefined;
   /** The JIT engine (jit/engine.ts registers itself here when created). */
   jit:
-    | { run(prog: VmProgram, r1: bigint, r2: bigint, repeat?: number): bigint; ensureCompiled(): void }
+    | {
+        run(prog: VmProgram, r1: bigint, r2: bigint, repeat?: number): bigint;
+        runVerdict(prog: VmProgram, r1: number, r2: number): number;
+        ensureCompiled(): void;
+      }
     | undefined;
 
   constructor(opts: VmOptions = {}) {
@@ -421,6 +425,59 @@ export class Vm implements MapHost {
 
   // ---- running -------------------------------------------------------------------------------
 
+  /**
+   * Starts a session of runs of `prog` that share one set-up (the data plane's per-packet path,
+   * see dataplane.ts): the run state stays current until closeSession().
+   */
+  openSession(prog: VmProgram): RunState {
+    if (this.#run) throw new PlexusBpfError("vm: a program is already running (runs do not nest)");
+    const run = new RunState(prog);
+    this.#run = run;
+    this.#tail = undefined;
+    return run;
+  }
+
+  closeSession(run: RunState): void {
+    if (this.#run !== run) return;
+    for (const rb of run.ringbufs) for (const a of rb.reservedRecords()) rb.commit(a, true);
+    for (const r of [run.packetRegion, run.inputRegion, run.ctxRegion]) if (r) this.regions.remove(r);
+    this.#run = undefined;
+  }
+
+  /** One run inside a session: the context is set up by the caller; returns r0's low half. */
+  runInSession(run: RunState, engine: EngineName): number {
+    const mem = this.mem;
+    const prog = run.entry;
+    run.prog = prog;
+    run.redirect = undefined;
+    run.tailCalls = 0;
+    this.#tail = undefined;
+    mem.u32[TAIL_COUNT >> 2] = 0;
+    mem.u32[TAIL_TARGET >> 2] = 0;
+    mem.u32[CALL_DEPTH >> 2] = 1;
+    mem.u32[CURRENT_PROG >> 2] = prog.id;
+    // The budget as two halves: no BigInt on the per-packet path.
+    mem.u32[BUDGET >> 2] = this.budget >>> 0;
+    mem.u32[(BUDGET + 4) >> 2] = Math.floor(this.budget / 0x1_0000_0000);
+    this.#engineOfRun = engine;
+    let verdict: number;
+    if (engine === "jit") {
+      const jit = (this.jit ?? Vm.createJit?.(this)) as NonNullable<Vm["jit"]>;
+      try {
+        verdict = jit.runVerdict(prog, CTX, 0);
+      } catch (e) {
+        verdict = Number(this.#stopped(e) & 0xffff_ffffn);
+      }
+    } else {
+      this.interp.remaining = this.budget;
+      verdict = Number(
+        this.#catchStop(() => this.interp.call(prog, 0, [BigInt(CTX), 0n], STACK_TOP, 1)) & 0xffff_ffffn,
+      );
+    }
+    for (const rb of run.ringbufs) this.#releaseCheck(run, rb);
+    return verdict;
+  }
+
   run(prog: VmProgram, input: RunInput, opts: { engine?: EngineName; tracer?: Tracer } = {}): VmRunResult {
     if (this.#run) throw new PlexusBpfError("vm: a program is already running (runs do not nest)");
     if (prog.vm !== this) throw new PlexusBpfError(`vm: program ${prog.name} belongs to another runtime`);
@@ -501,16 +558,16 @@ export class Vm implements MapHost {
     try {
       return fn();
     } catch (e) {
-      if (e instanceof StopRun) return e.r0;
-      if (e instanceof PlexusBpfError) throw e;
-      if (e instanceof RangeError)
-        throw new VmFault(
-          "internal",
-          this.currentProgramName(),
-          -1,
-          `the host ran out of stack: ${e.message}`,
-        );
-      throw e;
+      return this.#stopped(e);
     }
+  }
+
+  /** r0 of a run a helper ended early (uBPF's unwind); anything else is rethrown as a fault. */
+  #stopped(e: unknown): bigint {
+    if (e instanceof StopRun) return e.r0;
+    if (e instanceof PlexusBpfError) throw e;
+    if (e instanceof RangeError)
+      throw new VmFault("internal", this.currentProgramName(), -1, `the host ran out of stack: ${e.message}`);
+    throw e;
   }
 }

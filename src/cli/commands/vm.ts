@@ -7,6 +7,7 @@ import { parseHexBytes, runConformance } from "../../vm/conformance.js";
 import type { EngineName } from "../../vm/vm.js";
 import { UsageError } from "../errors.js";
 import { registerVmTrace } from "./vm-trace.js";
+import { registerRunCommand } from "./run.js";
 
 /** The runner passes plugin options as one argument ("--engine jit"): split and read them. */
 function pluginArgs(args: readonly string[]): { memory: string; engine: EngineName } {
@@ -28,7 +29,9 @@ function pluginArgs(args: readonly string[]): { memory: string; engine: EngineNa
   return { memory, engine };
 }
 
+/** `plexus vm ...` and `plexus run` (the runtime as a data plane). */
 export function registerVmCommands(program: Command): void {
+  registerRunCommand(program);
   const vm = program
     .command("vm")
     .description("the userspace eBPF runtime (interpreter and WebAssembly JIT)");
