@@ -2,7 +2,8 @@
 // offsets of its base, so an offset below `start` belongs to the base table.
 
 const latin1 = new TextDecoder("latin1");
-/** Names decoded one by one before the whole table is decoded at once. */
+/** Tables up to this size are decoded whole on first use; larger ones after this many names. */
+const SMALL_TABLE = 256 * 1024;
 const WHOLE_TABLE_AFTER = 20_000;
 const utf8 = new TextDecoder("utf-8");
 const encoder = new TextEncoder();
@@ -42,9 +43,10 @@ export class BtfStrings {
     if (at >= this.bytes.length) return undefined;
     const end = this.bytes.indexOf(0, at);
     if (end < 0) return undefined;
-    // Names are decoded one at a time, so a lookup never decodes a 2.5 MB kernel table whole;
-    // once many are asked for (every type decoded), decoding it whole is cheaper.
-    if (this.text === undefined && ++this.gets > WHOLE_TABLE_AFTER) this.decodeWhole();
+    // A lookup never decodes a 2.5 MB kernel table whole, names are decoded one at a time; a small
+    // table (an object's), or one most names of which are asked for, is cheaper decoded whole.
+    if (this.text === undefined && (this.bytes.length <= SMALL_TABLE || ++this.gets > WHOLE_TABLE_AFTER))
+      this.decodeWhole();
     if (this.text !== undefined && this.ascii) return this.text.slice(at, end);
     return this.view.toString("utf8", at, end);
   }
