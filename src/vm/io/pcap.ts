@@ -30,7 +30,7 @@ export function isPcap(b: Uint8Array): boolean {
 export function* readPcap(file: Buffer, name = "pcap"): IterableIterator<CapturedPacket> {
   if (file.length < 24) throw new PlexusBpfError(`${name}: too short for a pcap header`);
   let le = true;
-  let nano = false;
+  let nano: boolean;
   const m = file.readUInt32LE(0);
   if (m === MAGIC_US || m === MAGIC_NS) nano = m === MAGIC_NS;
   else {
