@@ -15,6 +15,8 @@
  * px_to_cp(), px_next() (transparent NFs) or, for several destinations, px_clone_to_port() (TC)
  * / px_broadcast() (XDP). The framework counts packets, bytes and drops per port and direction
  * in all of them. See docs/design/hypervisor.md for how hops, slots and the patch panels work.
+ *
+ * Any of these steps can also be traced, packet by packet: see "per-packet trace" below.
  */
 #ifndef __PLEXUS_H
 #define __PLEXUS_H
@@ -105,6 +107,54 @@ struct px_event {
 	__u8 data[PX_CP_MAXLEN];
 };
 #define PX_EV_PACKET 1
+
+/*
+ * Per-packet trace. A packet whose metadata carries PX_MD_TRACE leaves a struct px_trace record in
+ * px_events at every framework step: entering an instance (by tail call), leaving one of its
+ * ports, being passed on by a transparent instance, dropped (with the reason), handed to the host
+ * stack or the wire, redirected out of an interface, sent to the control plane, copied or
+ * broadcast. Together they say which instances and ports a packet crossed and what became of it.
+ *
+ * Whoever decides that a packet is worth tracing (the capture NF, for the packets its filter
+ * selects) calls px_trace_start(). The flag lives in px_md, so it follows the packet through tail
+ * calls; it is cleared when the next packet enters from an interface or the injector (px_go with
+ * hops == 0), and it does not cross a link veth (a packet entering the other hook starts clean).
+ * A packet that is not traced costs one test of pc->flags per step.
+ *
+ * The records share px_events with slow-path packets: readers tell them apart by `type`.
+ */
+#define PX_EV_TRACE 2
+#define PX_MD_TRACE 0x0001
+/* Bits 8..15 of px_md.flags: a number the tracer gives the packet, to tell packets apart. */
+#define PX_MD_TRACE_ID_SHIFT 8
+#define PX_MD_TRACE_BITS 0xff01
+
+enum px_trace_point {
+	PX_TP_START = 1,     /* tracing began in this instance */
+	PX_TP_ENTER = 2,     /* entered slot:port (by tail call) */
+	PX_TP_TX = 3,        /* sent out of slot:port */
+	PX_TP_NEXT = 4,      /* passed on by transparent instance slot */
+	PX_TP_DROP = 5,      /* dropped at slot:port; arg: the drop reason */
+	PX_TP_PASS = 6,      /* left the framework: to the host stack (ingress) or the wire (egress) */
+	PX_TP_IFACE = 7,     /* redirected out of a host interface; arg: its ifindex */
+	PX_TP_TO_CP = 8,     /* handed to slot's control plane; arg: the reason */
+	PX_TP_CLONE = 9,     /* a copy sent out of slot:port (TC multi-destination send) */
+	PX_TP_BROADCAST = 10, /* broadcast by slot to a devmap (XDP multi-destination send) */
+};
+
+struct px_trace {
+	__u16 type; /* PX_EV_TRACE */
+	__u16 slot;
+	__u16 port;
+	__u16 point; /* enum px_trace_point */
+	__u32 pkt_len;
+	__u32 arg;
+	__u64 tstamp; /* CLOCK_MONOTONIC ns */
+	__u16 trace_id; /* the number px_trace_start() gave the packet */
+	__u16 cpu;      /* records of one packet come from one CPU, in order */
+	__u16 hops;     /* instances entered so far */
+	__u16 pad;
+};
 
 /* ---- shared maps: one of each per daemon, pinned by name under <bpffs>/plexus/ ---- */
 
@@ -204,6 +254,7 @@ struct px_ctx {
 	PX_CTX *ctx;
 	__u32 slot;
 	__u32 in_port;
+	__u32 flags; /* px_md.flags when the instance was entered (PX_MD_TRACE...) */
 };
 
 static __always_inline void *px_data(const struct px_ctx *pc)
@@ -276,16 +327,47 @@ static __always_inline struct px_md *px_md_get(void)
 	return bpf_map_lookup_elem(&px_md, &zero);
 }
 
-/* Follows a hop. `from_slot`/`from_port` are charged if the hop cannot be followed. */
-static __always_inline int px_go(PX_CTX *ctx, const struct px_hop *hop, __u32 from_slot, __u32 from_port)
+/* Writes one trace record; callers test PX_MD_TRACE first (see "per-packet trace"). */
+static __always_inline void px_trace_emit(PX_CTX *ctx, __u32 flags, __u32 slot, __u32 port, __u32 point,
+					  __u32 arg)
+{
+	struct px_md *md = px_md_get();
+	struct px_trace t = {
+		.type = PX_EV_TRACE,
+		.slot = slot,
+		.port = port,
+		.point = point,
+		.pkt_len = px_ctx_len(ctx),
+		.arg = arg,
+		.tstamp = bpf_ktime_get_ns(),
+		.trace_id = (flags & PX_MD_TRACE_BITS) >> PX_MD_TRACE_ID_SHIFT,
+		.cpu = bpf_get_smp_processor_id(),
+		.hops = md ? md->hops : 0,
+	};
+
+	bpf_ringbuf_output(&px_events, &t, sizeof(t), 0);
+}
+
+#define px_traced(flags) ((flags) & PX_MD_TRACE)
+
+/*
+ * Follows a hop; `flags` are the packet's px_md flags (for the trace). `from_slot`/`from_port` are
+ * charged if the hop cannot be followed.
+ */
+static __always_inline int px_go_flags(PX_CTX *ctx, const struct px_hop *hop, __u32 from_slot,
+				       __u32 from_port, __u32 flags)
 {
 	struct px_md *md;
 	__u32 slot, port;
 
 	switch (hop->kind) {
 	case PX_HOP_PASS:
+		if (px_traced(flags))
+			px_trace_emit(ctx, flags, from_slot, from_port, PX_TP_PASS, 0);
 		return PX_VERDICT_PASS;
 	case PX_HOP_IFACE:
+		if (px_traced(flags))
+			px_trace_emit(ctx, flags, from_slot, from_port, PX_TP_IFACE, hop->ifindex);
 		return bpf_redirect(hop->ifindex, 0);
 	case PX_HOP_SLOT:
 		md = px_md_get();
@@ -293,19 +375,36 @@ static __always_inline int px_go(PX_CTX *ctx, const struct px_hop *hop, __u32 fr
 			return PX_VERDICT_DROP;
 		slot = hop->slot % PX_MAX_SLOTS;
 		port = hop->port % PX_MAX_PORTS;
+		/* hops == 0: the packet comes from an interface or the injector; it starts untraced. */
+		if (md->hops == 0)
+			md->flags &= ~PX_MD_TRACE_BITS;
 		if (++md->hops > PX_MAX_HOPS) {
 			px_count_drop(from_slot, from_port, PX_TX, PX_DROP_LOOP);
+			if (px_traced(md->flags))
+				px_trace_emit(ctx, md->flags, from_slot, from_port, PX_TP_DROP, PX_DROP_LOOP);
 			return PX_VERDICT_DROP;
 		}
 		md->slot = slot;
 		md->port = port;
 		px_count(slot, port, PX_RX, px_ctx_len(ctx));
+		if (px_traced(md->flags))
+			px_trace_emit(ctx, md->flags, slot, port, PX_TP_ENTER, 0);
 		bpf_tail_call(ctx, &PX_PATCH, slot);
 		px_count_drop(slot, port, PX_RX, PX_DROP_NO_INSTANCE);
+		if (px_traced(md->flags))
+			px_trace_emit(ctx, md->flags, slot, port, PX_TP_DROP, PX_DROP_NO_INSTANCE);
 		return PX_VERDICT_DROP;
 	default:
+		if (px_traced(flags))
+			px_trace_emit(ctx, flags, from_slot, from_port, PX_TP_DROP, PX_DROP_PORT_DOWN);
 		return PX_VERDICT_DROP;
 	}
+}
+
+/* Follows a hop for a packet that is not (yet) in an instance: the entry stub, the injector. */
+static __always_inline int px_go(PX_CTX *ctx, const struct px_hop *hop, __u32 from_slot, __u32 from_port)
+{
+	return px_go_flags(ctx, hop, from_slot, from_port, 0);
 }
 
 static __always_inline struct px_port *px_port_get(__u32 slot, __u32 port)
@@ -325,22 +424,30 @@ static __always_inline int px_redirect(const struct px_ctx *pc, __u32 port)
 	p = px_port_get(pc->slot, port);
 	if (!p || p->out.kind == PX_HOP_DROP) {
 		px_count_drop(pc->slot, port, PX_TX, PX_DROP_PORT_DOWN);
+		if (px_traced(pc->flags))
+			px_trace_emit(pc->ctx, pc->flags, pc->slot, port, PX_TP_DROP, PX_DROP_PORT_DOWN);
 		return PX_VERDICT_DROP;
 	}
 	px_count(pc->slot, port, PX_TX, px_len(pc));
-	return px_go(pc->ctx, &p->out, pc->slot, port);
+	if (px_traced(pc->flags))
+		px_trace_emit(pc->ctx, pc->flags, pc->slot, port, PX_TP_TX, 0);
+	return px_go_flags(pc->ctx, &p->out, pc->slot, port, pc->flags);
 }
 
 /* Drops the packet, charging the ingress port and the reason (0..11 are the NF's own). */
 static __always_inline int px_drop(const struct px_ctx *pc, __u32 reason)
 {
 	px_count_drop(pc->slot, pc->in_port, PX_RX, reason);
+	if (px_traced(pc->flags))
+		px_trace_emit(pc->ctx, pc->flags, pc->slot, pc->in_port, PX_TP_DROP, reason);
 	return PX_VERDICT_DROP;
 }
 
 /* Lets the packet continue into the host stack of the interface it is on (ingress only). */
 static __always_inline int px_pass_host(const struct px_ctx *pc)
 {
+	if (px_traced(pc->flags))
+		px_trace_emit(pc->ctx, pc->flags, pc->slot, pc->in_port, PX_TP_PASS, 0);
 	return PX_VERDICT_PASS;
 }
 
@@ -353,7 +460,24 @@ static __always_inline int px_next(const struct px_ctx *pc)
 	if (!hop)
 		return PX_VERDICT_DROP;
 	px_count(pc->slot, 0, PX_TX, px_len(pc));
-	return px_go(pc->ctx, hop, pc->slot, 0);
+	if (px_traced(pc->flags))
+		px_trace_emit(pc->ctx, pc->flags, pc->slot, 0, PX_TP_NEXT, 0);
+	return px_go_flags(pc->ctx, hop, pc->slot, 0, pc->flags);
+}
+
+/*
+ * Traces this packet from here on: every later framework step writes a struct px_trace record
+ * (see "per-packet trace"). `id` (0..255) is copied into the records, to tell packets apart.
+ */
+static __always_inline void px_trace_start(struct px_ctx *pc, __u32 id)
+{
+	struct px_md *md = px_md_get();
+
+	if (!md)
+		return;
+	pc->flags = (pc->flags & ~PX_MD_TRACE_BITS) | PX_MD_TRACE | ((id & 0xff) << PX_MD_TRACE_ID_SHIFT);
+	md->flags = pc->flags;
+	px_trace_emit(pc->ctx, pc->flags, pc->slot, pc->in_port, PX_TP_START, 0);
 }
 
 /*
@@ -367,6 +491,8 @@ static __always_inline int px_to_cp(const struct px_ctx *pc, __u32 reason, __u32
 	struct px_event *ev = bpf_map_lookup_elem(&px_scratch, &zero);
 
 	px_count_drop(pc->slot, pc->in_port, PX_RX, PX_DROP_TO_CP);
+	if (px_traced(pc->flags))
+		px_trace_emit(pc->ctx, pc->flags, pc->slot, pc->in_port, PX_TP_TO_CP, reason);
 	if (!ev)
 		return PX_VERDICT_DROP;
 	cap = len < PX_CP_MAXLEN ? len : PX_CP_MAXLEN;
@@ -403,6 +529,8 @@ static __always_inline int px_clone_to_port(const struct px_ctx *pc, __u32 port)
 	if (!p || p->out.kind == PX_HOP_DROP || !p->out.ifindex)
 		return -1;
 	px_count(pc->slot, port, PX_TX, px_len(pc));
+	if (px_traced(pc->flags))
+		px_trace_emit(pc->ctx, pc->flags, pc->slot, port, PX_TP_CLONE, p->out.ifindex);
 	return bpf_clone_redirect(pc->ctx, p->out.ifindex, 0);
 }
 #endif
@@ -413,7 +541,12 @@ static __always_inline int px_clone_to_port(const struct px_ctx *pc, __u32 port)
  * The NF's control plane fills the devmap with its ports' interfaces (see the core's
  * portInterface()); per-port rewrites and TX counting belong in a devmap egress program.
  */
-#define px_broadcast(pc, devmap) bpf_redirect_map((devmap), 0, BPF_F_BROADCAST | BPF_F_EXCLUDE_INGRESS)
+#define px_broadcast(pc, devmap)                                                                      \
+	({                                                                                            \
+		if (px_traced((pc)->flags))                                                           \
+			px_trace_emit((pc)->ctx, (pc)->flags, (pc)->slot, (pc)->in_port, PX_TP_BROADCAST, 0); \
+		bpf_redirect_map((devmap), 0, BPF_F_BROADCAST | BPF_F_EXCLUDE_INGRESS);               \
+	})
 #endif
 
 /* The entry point of a network function. */
@@ -427,6 +560,7 @@ static __always_inline int px_clone_to_port(const struct px_ctx *pc, __u32 port)
 			return PX_VERDICT_DROP;                                     \
 		pc.slot = md->slot;                                                 \
 		pc.in_port = md->port;                                              \
+		pc.flags = md->flags;                                               \
 		return name##_body(&pc);                                            \
 	}                                                                           \
 	static __always_inline int name##_body(struct px_ctx *pc)
