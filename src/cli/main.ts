@@ -11,15 +11,26 @@ import { registerEventCommands } from "./commands/events.js";
 import { registerInstanceCommands } from "./commands/instance.js";
 import { registerLinkCommands } from "./commands/link.js";
 import { registerNfCommands } from "./commands/nf.js";
-import { registerObjCommands } from "./commands/obj.js";
 import { registerPortCommands } from "./commands/port.js";
-import { registerProgCommands } from "./commands/prog.js";
 import { registerTableCommand } from "./commands/table.js";
 import { registerTopologyCommands } from "./commands/topology.js";
-import { registerVmCommands } from "./commands/vm.js";
 import { UsageError } from "./errors.js";
 
-export function buildProgram(): Command {
+/** The eBPF object and runtime commands: registered only when they may run (or for the help). */
+async function registerBpfCommands(program: Command): Promise<void> {
+  const [obj, prog, vm] = await Promise.all([
+    import("./commands/obj.js"),
+    import("./commands/prog.js"),
+    import("./commands/vm.js"),
+  ]);
+  obj.registerObjCommands(program);
+  prog.registerProgCommands(program);
+  vm.registerVmCommands(program);
+}
+
+const BPF_COMMANDS = new Set(["obj", "prog", "vm", "run"]);
+
+export async function buildProgram(argv: readonly string[] = []): Promise<Command> {
   const program = new Command("plexus")
     .description("plexus: a programmable network hypervisor for Linux, built on eBPF")
     .showHelpAfterError("(run with --help for usage)")
@@ -35,9 +46,10 @@ export function buildProgram(): Command {
   registerDeclarativeCommands(program);
   registerTableCommand(program);
   registerCompletionCommands(program);
-  registerObjCommands(program);
-  registerProgCommands(program);
-  registerVmCommands(program);
+  // Hypervisor commands start without loading the eBPF library and the userspace VM.
+  const word = firstWord(argv);
+  if (word === undefined || word === "help" || word === "completion" || BPF_COMMANDS.has(word))
+    await registerBpfCommands(program);
   program.addHelpText(
     "after",
     `
@@ -50,18 +62,26 @@ or --url http://HOST:PORT or PLEXUS_URL with PLEXUS_TOKEN.`,
 
 const VALUE_OPTIONS = new Set(["--socket", "--url"]);
 
-/** `plexus br0 fdb show` is `plexus table br0 fdb show`: an unknown first word names an instance. */
-function expandTableShorthand(program: Command, argv: string[]): string[] {
+/** Index of the first word that is not a global option (or its value). */
+function firstWordIndex(argv: readonly string[]): number {
   let i = 0;
   while (i < argv.length && argv[i].startsWith("-")) i += VALUE_OPTIONS.has(argv[i]) ? 2 : 1;
+  return i;
+}
+
+const firstWord = (argv: readonly string[]): string | undefined => argv[firstWordIndex(argv)];
+
+/** `plexus br0 fdb show` is `plexus table br0 fdb show`: an unknown first word names an instance. */
+function expandTableShorthand(program: Command, argv: string[]): string[] {
+  const i = firstWordIndex(argv);
   const word = argv[i];
-  if (word === undefined || word === "help") return argv;
+  if (word === undefined || word === "help" || BPF_COMMANDS.has(word)) return argv;
   const known = program.commands.some((c) => c.name() === word || c.aliases().includes(word));
   return known ? argv : [...argv.slice(0, i), "table", ...argv.slice(i)];
 }
 
 export async function main(argv: string[], name = "plexus"): Promise<number> {
-  const program = buildProgram();
+  const program = await buildProgram(argv);
   const fail = (message: string, code: number) => {
     process.stderr.write(`${name}: ${message}\n`);
     return code;

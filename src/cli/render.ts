@@ -1,5 +1,4 @@
 // How the hypervisor commands print: -o table (aligned columns for people), json, yaml.
-import { stringify as toYaml } from "yaml";
 import type { InstanceJson, TopologyJson } from "../api/schemas.js";
 import { UsageError } from "./errors.js";
 import { json, table } from "./output.js";
@@ -16,9 +15,9 @@ export function outputFormat(
 }
 
 /** Prints `data` as json or yaml; false when the format is "table" (the caller prints). */
-export function printStructured(format: string, data: unknown): boolean {
+export async function printStructured(format: string, data: unknown): Promise<boolean> {
   if (format === "json") process.stdout.write(`${json(data)}\n`);
-  else if (format === "yaml") process.stdout.write(toYaml(data));
+  else if (format === "yaml") process.stdout.write((await import("yaml")).stringify(data));
   else return false;
   return true;
 }

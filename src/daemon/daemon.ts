@@ -1,12 +1,14 @@
 // plexusd: one Hypervisor in whatever network namespace the process runs in, with the REST API on a
 // unix socket (root only) and optionally on TCP (bearer token). Logs are JSON lines on stderr.
 // SIGINT and SIGTERM stop the process and leave the data plane forwarding.
-import { chmodSync, rmSync } from "node:fs";
+import { chmodSync, existsSync, rmSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { pino, type Logger } from "pino";
-import { Hypervisor } from "../core/hypervisor.js";
-import { buildApi, type Api } from "../api/server.js";
-import { DEFAULT_SOCKET } from "../api/client.js";
+import { PlexusBpfError } from "../bpf/errors.js";
+import { PlexusError } from "../core/errors.js";
+import type { Hypervisor } from "../core/hypervisor.js";
+import type { Api } from "../api/server.js";
+import { DEFAULTS } from "./defaults.js";
 import { claimSocket, claimStateDir, DaemonStartError, parseListen, readToken } from "./endpoint.js";
 
 export interface DaemonOptions {
@@ -21,7 +23,26 @@ export interface DaemonOptions {
   nfDir?: string;
 }
 
-export const DEFAULTS = { socket: DEFAULT_SOCKET, stateDir: "/var/lib/plexus", bpffs: "/sys/fs/bpf" };
+/** The core, with errors it does not type (a bpffs path that is a file...) turned into start errors. */
+async function startHypervisor(
+  stateDir: string,
+  bpffs: string,
+  log: Logger,
+  nfDir?: string,
+): Promise<Hypervisor> {
+  if (existsSync(bpffs) && !statSync(bpffs).isDirectory())
+    throw new DaemonStartError(
+      `--bpffs ${bpffs} is not a directory; give a directory on (or for) a bpf filesystem`,
+    );
+  // Loaded only now: option and endpoint errors are reported without loading the core.
+  const { Hypervisor } = await import("../core/hypervisor.js");
+  try {
+    return await Hypervisor.start({ stateDir, bpffs, logger: log, builtinNfDir: nfDir });
+  } catch (e) {
+    if (e instanceof PlexusError || e instanceof PlexusBpfError) throw e;
+    throw new DaemonStartError(`cannot start the hypervisor: ${(e as Error).message}`);
+  }
+}
 
 const LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
 
@@ -63,11 +84,12 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
   let hv: Hypervisor;
   const apps: Api[] = [];
   try {
-    hv = await Hypervisor.start({ stateDir, bpffs, logger: log, builtinNfDir: opts.nfDir });
+    hv = await startHypervisor(stateDir, bpffs, log, opts.nfDir);
     cleanups.push(() => hv.stop());
     const info = { stateDir, bpffs, startedAt: Date.now() };
     const workDir = join(stateDir, "tmp");
     rmSync(workDir, { recursive: true, force: true }); // uploads a killed daemon left behind
+    const { buildApi } = await import("../api/server.js");
     const local = await buildApi({ hv, log, workDir, info });
     cleanups.push(() => local.close());
     apps.push(local);

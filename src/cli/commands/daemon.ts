@@ -1,6 +1,6 @@
 // plexus daemon (also installed as plexusd): runs the hypervisor and its API until a signal.
 import type { Command } from "commander";
-import { DEFAULTS, startDaemon } from "../../daemon/daemon.js";
+import { DEFAULTS } from "../../daemon/defaults.js";
 import { examples } from "./client.js";
 
 export function registerDaemonCommand(program: Command): void {
@@ -31,6 +31,8 @@ export function registerDaemonCommand(program: Command): void {
         logLevel: string;
         nfDir?: string;
       }>();
+      // Loaded here: the daemon's modules (core, Fastify) are heavy for every other command.
+      const { startDaemon } = await import("../../daemon/daemon.js");
       const d = await startDaemon({
         socket: o.socket ?? process.env.PLEXUS_SOCKET,
         stateDir: o.stateDir,

@@ -1,14 +1,13 @@
 // plexus apply -f FILE [--prune] and plexus export: the topology as a YAML (or JSON) document.
 import { readFileSync, writeFileSync } from "node:fs";
 import type { Command } from "commander";
-import { parse as parseYaml, stringify as toYaml } from "yaml";
 import type { ApplyResultJson } from "../../api/schemas.js";
 import { UsageError } from "../errors.js";
 import { json } from "../output.js";
 import { apiClient, examples } from "./client.js";
 
 /** Reads and parses a document; '-' is stdin. Syntax errors say where. */
-function readDocument(file: string): unknown {
+async function readDocument(file: string): Promise<unknown> {
   let text: string;
   try {
     text = readFileSync(file === "-" ? 0 : file, "utf8");
@@ -16,7 +15,9 @@ function readDocument(file: string): unknown {
     throw new UsageError(`cannot read ${file}: ${(e as Error).message}`);
   }
   try {
-    return parseYaml(text, { prettyErrors: true }) ?? {};
+    // yaml is loaded only by the commands that need it (it is a good part of a start-up).
+    const { parse } = await import("yaml");
+    return parse(text, { prettyErrors: true }) ?? {};
   } catch (e) {
     throw new UsageError(`${file} is not valid YAML or JSON: ${(e as Error).message.split("\n")[0]}`);
   }
@@ -55,7 +56,7 @@ A document:
 `,
     )
     .action(async (o: { file: string; prune?: boolean; dryRun?: boolean }, cmd: Command) => {
-      const doc = readDocument(o.file);
+      const doc = await readDocument(o.file);
       const r = await apiClient(cmd).post<ApplyResultJson>("/v1/apply", doc, {
         prune: o.prune ? true : undefined,
         dryRun: o.dryRun ? true : undefined,
@@ -84,7 +85,7 @@ A document:
       if (!["yaml", "json"].includes(o.output))
         throw new UsageError(`-o wants yaml or json, got '${o.output}'`);
       const doc = await apiClient(cmd).get("/v1/export");
-      const text = o.output === "json" ? `${json(doc)}\n` : toYaml(doc);
+      const text = o.output === "json" ? `${json(doc)}\n` : (await import("yaml")).stringify(doc);
       if (o.file) writeFileSync(o.file, text);
       else process.stdout.write(text);
     });

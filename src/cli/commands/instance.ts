@@ -109,11 +109,11 @@ export function registerInstanceCommands(program: Command): void {
       const api = apiClient(cmd);
       if (name) {
         const v = await api.get<InstanceJson>(`/v1/instances/${seg(name)}`);
-        if (!printStructured(format, v)) console.log(instanceDetail(v));
+        if (!(await printStructured(format, v))) console.log(instanceDetail(v));
         return;
       }
       const list = await api.get<InstanceJson[]>("/v1/instances");
-      if (!printStructured(format, list)) console.log(instancesTable(list));
+      if (!(await printStructured(format, list))) console.log(instancesTable(list));
     });
 
   program

@@ -55,7 +55,7 @@ export function registerNfCommands(program: Command): void {
     .action(async (o: { output?: string }, cmd: Command) => {
       const format = outputFormat(o.output);
       const list = await apiClient(cmd).get<NfTypeJson[]>("/v1/nf");
-      if (printStructured(format, list)) return;
+      if (await printStructured(format, list)) return;
       console.log(
         table(
           ["NAME", "VERSION", "KIND", "HOOKS", "SOURCE", "INSTANCES", "DESCRIPTION"],
@@ -79,7 +79,7 @@ export function registerNfCommands(program: Command): void {
     .action(async (type: string, o: { version?: string; output?: string }, cmd: Command) => {
       const format = outputFormat(o.output);
       const t = await apiClient(cmd).get<NfTypeJson>(`/v1/nf/${seg(type)}`, { version: o.version });
-      if (printStructured(format, t)) return;
+      if (await printStructured(format, t)) return;
       const lines = [
         `${t.name} ${t.version} (${t.kind}, hooks ${t.hooks.join(", ")}, ${t.builtin ? "built-in" : "installed"})`,
         t.description.trim(),

@@ -73,7 +73,7 @@ export function registerPortCommands(program: Command): void {
     .action(async (name: string, o: { output: string }, cmd: Command) => {
       const format = outputFormat(o.output);
       const ports = await apiClient(cmd).get<PortJson[]>(`/v1/instances/${seg(name)}/ports`);
-      if (printStructured(format, ports)) return;
+      if (await printStructured(format, ports)) return;
       console.log(
         table(
           ["PORT", "INDEX", "PEER", "RX PKTS", "TX PKTS", "DROPS", "CONFIG"],

@@ -70,7 +70,7 @@ export async function runTableCommand(
   let rows = await api.get<Record<string, unknown>[]>(path);
   // `show` with fields filters: plexus br0 fdb show vlan 10
   rows = rows.filter((r) => Object.entries(entry).every(([k, v]) => String(r[k]) === String(v)));
-  if (printStructured(format, rows)) return;
+  if (await printStructured(format, rows)) return;
   if (!rows.length) {
     console.log(`${instance} ${tableName}: no entries`);
     return;

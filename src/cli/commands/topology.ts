@@ -14,7 +14,7 @@ export function registerTopologyCommands(program: Command): void {
       const format = outputFormat(o.output, ["table", "json", "yaml", "dot"]);
       const t = await apiClient(cmd).get<TopologyJson>("/v1/topology");
       if (format === "dot") console.log(topologyDot(t));
-      else if (!printStructured(format, t)) console.log(topologyText(t));
+      else if (!(await printStructured(format, t))) console.log(topologyText(t));
     });
 
   program
@@ -25,7 +25,7 @@ export function registerTopologyCommands(program: Command): void {
       const format = outputFormat(o.output);
       const api = apiClient(cmd);
       const s = await api.get<StatusJson>("/v1/status");
-      if (printStructured(format, s)) return;
+      if (await printStructured(format, s)) return;
       console.log(
         [
           `plexusd ${s.version} (pid ${s.pid}) at ${api.where}, up ${Math.round(s.uptimeSeconds)} s`,
