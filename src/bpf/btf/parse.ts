@@ -68,6 +68,10 @@ export interface ParseContext {
 const FIXED_WORDS = [0, 1, 0, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 1, 0, 0];
 /** ...this many words each. */
 const ENTRY_WORDS = [0, 0, 0, 0, 3, 3, 2, 0, 0, 0, 0, 0, 0, 2, 0, 3, 0, 0, 0, 3];
+/** Both of those in one number by the 5-bit kind field: fixed | per entry << 8, -1 for unknown kinds. */
+const RECORD_WORDS = Array.from({ length: 32 }, (_, k) =>
+  k === 0 || k >= KIND_NAMES.length ? -1 : FIXED_WORDS[k] | (ENTRY_WORDS[k] << 8),
+);
 /** What follows the header, for truncation messages (`#` is vlen). */
 const WHAT_FOLLOWS = [
   "",
@@ -307,20 +311,16 @@ function indexLazyRecords(
   let at = 0;
 
   while (at < end) {
-    const id = firstTypeId + count;
-    if (at + 3 > end) throw errors.truncated(id, at, 3, "the type header");
+    if (at + 3 > end) throw errors.truncated(firstTypeId + count, at, 3, "the type header");
     const nameOff = words[at];
     const info = words[at + 1];
-    const kindNo = (info >>> 24) & 0x1f;
-    if (kindNo === 0 || kindNo >= KIND_NAMES.length) throw fail(`BTF type ${id} has unknown kind ${kindNo}`);
-    const next = at + 3 + FIXED_WORDS[kindNo] + (info & 0xffff) * ENTRY_WORDS[kindNo];
-    if (next > end)
-      throw errors.truncated(
-        id,
-        at + 3,
-        next - at - 3,
-        WHAT_FOLLOWS[kindNo].replace("#", String(info & 0xffff)),
-      );
+    const size = RECORD_WORDS[(info >>> 24) & 0x1f];
+    if (size < 0) throw fail(`BTF type ${firstTypeId + count} has unknown kind ${(info >>> 24) & 0x1f}`);
+    const next = at + 3 + (size & 0xff) + (info & 0xffff) * (size >>> 8);
+    if (next > end) {
+      const what = WHAT_FOLLOWS[(info >>> 24) & 0x1f].replace("#", String(info & 0xffff));
+      throw errors.truncated(firstTypeId + count, at + 3, next - at - 3, what);
+    }
     // The name's key: its first KEY_BYTES bytes, packed (nameKey() inlined); a bad offset is
     // left unchained, for checkRecord to report.
     let key = 0;
