@@ -61,6 +61,12 @@ export const Instance = Type.Object({
   attachment: Type.Optional(Attachment),
   tables: Type.Array(Type.String()),
   drops: Type.Record(Type.String(), Type.Integer(), { description: "Dropped packets by reason" }),
+  through: Type.Optional(
+    Type.Object(
+      { rx: Counter, tx: Counter },
+      { description: "Transparent instances: what went through them" },
+    ),
+  ),
 });
 
 export const NfType = Type.Object({

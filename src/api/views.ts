@@ -2,7 +2,7 @@
 // as a graph of instances, ports and host interfaces.
 import { execFileSync } from "node:child_process";
 import type { Counter } from "../core/dataplane/abi.js";
-import { peerText, type InstanceView, type PortView } from "../core/hypervisor.js";
+import { peerText, type Hypervisor, type InstanceView, type PortView } from "../core/hypervisor.js";
 import type { NfPackage } from "../core/nf/package.js";
 import type { DesiredState } from "../core/state.js";
 import type { InstanceJson, LinkJson, NfTypeJson, PortJson, TopologyJson } from "./schemas.js";
@@ -23,7 +23,7 @@ export const portJson = (p: PortView): PortJson => ({
   tx: counter(p.tx),
 });
 
-export const instanceJson = (v: InstanceView): InstanceJson => ({
+export const instanceJson = (v: InstanceView, through?: { rx: Counter; tx: Counter }): InstanceJson => ({
   name: v.name,
   type: v.type,
   version: v.version,
@@ -35,7 +35,12 @@ export const instanceJson = (v: InstanceView): InstanceJson => ({
   ...(v.attachment ? { attachment: v.attachment } : {}),
   tables: v.tables,
   drops: Object.fromEntries(Object.entries(v.drops).map(([k, n]) => [k, Number(n)])),
+  ...(through ? { through: { rx: counter(through.rx), tx: counter(through.tx) } } : {}),
 });
+
+/** An instance with, for a transparent one, the counters of what went through it. */
+export const instanceWithCounters = (hv: Hypervisor, v: InstanceView): InstanceJson =>
+  instanceJson(v, v.kind === "transparent" ? hv.instanceCounters(v.name) : undefined);
 
 export function nfTypeJson(pkg: NfPackage, state: DesiredState): NfTypeJson {
   const m = pkg.manifest;

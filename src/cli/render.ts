@@ -37,8 +37,8 @@ export function instancesTable(list: readonly InstanceJson[]): string {
   return table(
     ["NAME", "TYPE", "VERSION", "MODE", "PORTS", "ATTACHED", "RX PKTS", "TX PKTS", "DROPS"],
     list.map((i) => {
-      const rx = i.ports.reduce((s, p) => s + p.rx.packets, 0);
-      const tx = i.ports.reduce((s, p) => s + p.tx.packets, 0);
+      const rx = i.through?.rx.packets ?? i.ports.reduce((s, p) => s + p.rx.packets, 0);
+      const tx = i.through?.tx.packets ?? i.ports.reduce((s, p) => s + p.tx.packets, 0);
       const drops = Object.values(i.drops).reduce((s, n) => s + n, 0);
       return [
         i.name,
@@ -62,6 +62,10 @@ export function instanceDetail(i: InstanceJson): string {
   ];
   if (i.attachment)
     lines.push(`attached: ${i.attachment.target} ${i.attachment.direction} (order ${i.attachment.position})`);
+  if (i.through)
+    lines.push(
+      `through: rx ${i.through.rx.packets} packets ${i.through.rx.bytes} bytes, tx ${i.through.tx.packets} packets ${i.through.tx.bytes} bytes`,
+    );
   if (i.kind === "standard") {
     if (i.ports.length) {
       lines.push(

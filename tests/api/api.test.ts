@@ -155,6 +155,8 @@ describe("REST API", () => {
     assert.equal(f1.attachment?.direction, "ingress");
     assert.ok((f2.attachment?.position ?? 0) < (f1.attachment?.position ?? 0), "f2 runs before f1");
     assert.equal(await lab.ping(1, 0, 3), 3, "both filters pass everything while their tables are empty");
+    const through = (await api.get<InstanceJson>("/v1/instances/f1")).through;
+    assert.ok(through && through.rx.packets >= 3 && through.tx.packets >= 3, JSON.stringify(through));
 
     const tables = await api.get<TableInfoJson[]>("/v1/instances/f1/tables");
     assert.deepEqual(tables[0].key, [{ name: "ethertype", format: "int" }]);

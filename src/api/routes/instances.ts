@@ -13,7 +13,7 @@ import {
   errorResponses,
 } from "../schemas.js";
 import { saveObject } from "../upload.js";
-import { instanceJson } from "../views.js";
+import { instanceWithCounters } from "../views.js";
 
 function position(b: { first?: boolean; last?: boolean; before?: string; after?: string }): AttachPosition {
   const given = [b.first && "first", b.last && "last", b.before && "before", b.after && "after"].filter(
@@ -40,7 +40,7 @@ export function registerInstanceRoutes(app: Api, ctx: ApiContext): void {
         response: { 200: Type.Array(Instance) },
       },
     },
-    async () => hv.listInstances().map(instanceJson),
+    async () => hv.listInstances().map((v) => instanceWithCounters(hv, v)),
   );
 
   app.get(
@@ -53,7 +53,7 @@ export function registerInstanceRoutes(app: Api, ctx: ApiContext): void {
         response: { 200: Instance, ...errorResponses(400, 404) },
       },
     },
-    async (req) => instanceJson(hv.getInstance(req.params.name)),
+    async (req) => instanceWithCounters(hv, hv.getInstance(req.params.name)),
   );
 
   app.post(
@@ -69,7 +69,7 @@ export function registerInstanceRoutes(app: Api, ctx: ApiContext): void {
     async (req, reply) => {
       const v = await hv.createInstance(req.body);
       void reply.code(201);
-      return instanceJson(v);
+      return instanceWithCounters(hv, v);
     },
   );
 
@@ -101,7 +101,8 @@ export function registerInstanceRoutes(app: Api, ctx: ApiContext): void {
       },
     },
     async (req) =>
-      instanceJson(
+      instanceWithCounters(
+        hv,
         await hv.configureInstance(req.params.name, req.body.config, { replace: req.body.replace }),
       ),
   );
@@ -122,7 +123,7 @@ export function registerInstanceRoutes(app: Api, ctx: ApiContext): void {
     async (req) => {
       const b = req.body;
       await hv.attach(req.params.name, b.target, b.direction ?? "ingress", position(b));
-      return instanceJson(hv.getInstance(req.params.name));
+      return instanceWithCounters(hv, hv.getInstance(req.params.name));
     },
   );
 
@@ -153,7 +154,7 @@ export function registerInstanceRoutes(app: Api, ctx: ApiContext): void {
         response: { 200: Instance, ...errorResponses(400, 404, 409, 422) },
       },
     },
-    async (req) => instanceJson(await hv.upgrade(req.params.name, { version: req.body.version })),
+    async (req) => instanceWithCounters(hv, await hv.upgrade(req.params.name, { version: req.body.version })),
   );
 
   app.post(
@@ -177,7 +178,7 @@ export function registerInstanceRoutes(app: Api, ctx: ApiContext): void {
         );
       const file = saveObject(ctx.workDir, req.body);
       try {
-        return instanceJson(await hv.upgrade(req.params.name, { object: file.root }));
+        return instanceWithCounters(hv, await hv.upgrade(req.params.name, { object: file.root }));
       } finally {
         file.cleanup();
       }
