@@ -50,27 +50,24 @@ export interface FibRoute {
   plen: number;
 }
 
-export function fibKey(family: Family, addr: Uint8Array, plen: number): Buffer {
-  const b = Buffer.alloc(family === 4 ? 8 : 20);
-  b.writeUInt32LE(plen, 0);
-  b.set(addr, 4);
+export const fibKeySize = (family: Family): number => (family === 4 ? 8 : 20);
+export const routeSize = (family: Family): number => (family === 4 ? 8 : 24);
+
+/** struct rtr_lpm{4,6}_key, into `out` at `at` when given (bulk loads fill one flat buffer). */
+export function fibKey(family: Family, addr: Uint8Array, plen: number, out?: Buffer, at = 0): Buffer {
+  const b = out ?? Buffer.alloc(fibKeySize(family));
+  b.writeUInt32LE(plen, at);
+  b.set(addr, at + 4);
   return b;
 }
 
-export function encodeRoute(family: Family, r: FibRoute): Buffer {
-  if (family === 4) {
-    const b = Buffer.alloc(8);
-    b.set(r.nh.subarray(0, 4), 0);
-    b.writeUInt16LE(r.port, 4);
-    b[6] = r.type;
-    b[7] = r.plen;
-    return b;
-  }
-  const b = Buffer.alloc(24);
-  b.set(r.nh.subarray(0, 16), 0);
-  b.writeUInt16LE(r.port, 16);
-  b[18] = r.type;
-  b[19] = r.plen;
+export function encodeRoute(family: Family, r: FibRoute, out?: Buffer, at = 0): Buffer {
+  const b = out ?? Buffer.alloc(routeSize(family));
+  const n = family === 4 ? 4 : 16;
+  b.set(r.nh.subarray(0, n), at);
+  b.writeUInt16LE(r.port, at + n);
+  b[at + n + 2] = r.type;
+  b[at + n + 3] = r.plen;
   return b;
 }
 
@@ -174,9 +171,8 @@ export function encodeCfg(c: { intervalNs: bigint; toleranceNs: bigint; flags: n
 
 /** NUL-padded text field. */
 function putText(b: Buffer, at: number, size: number, text: string): void {
-  const t = Buffer.from(text);
-  if (t.length >= size) throw new RangeError(`'${text}' is longer than ${size - 1} bytes`);
-  t.copy(b, at);
+  if (Buffer.byteLength(text) >= size) throw new RangeError(`'${text}' is longer than ${size - 1} bytes`);
+  b.write(text, at);
 }
 
 function getText(b: Buffer, at: number, size: number): string {
@@ -194,18 +190,21 @@ export interface RibRecord {
   metric: number;
 }
 
-export function ribKey(prefix: string): Buffer {
-  const b = Buffer.alloc(48);
-  putText(b, 0, 48, prefix);
+export const RIB_KEY_SIZE = 48;
+export const RIB_VAL_SIZE = 80;
+
+export function ribKey(prefix: string, out?: Buffer, at = 0): Buffer {
+  const b = out ?? Buffer.alloc(RIB_KEY_SIZE);
+  putText(b, at, 48, prefix);
   return b;
 }
 
-export function encodeRib(r: RibRecord): Buffer {
-  const b = Buffer.alloc(80);
-  putText(b, 0, 48, r.via);
-  putText(b, 48, 16, r.port);
-  putText(b, 64, 12, r.type);
-  b.writeUInt32LE(r.metric, 76);
+export function encodeRib(r: RibRecord, out?: Buffer, at = 0): Buffer {
+  const b = out ?? Buffer.alloc(RIB_VAL_SIZE);
+  putText(b, at, 48, r.via);
+  putText(b, at + 48, 16, r.port);
+  putText(b, at + 64, 12, r.type);
+  b.writeUInt32LE(r.metric, at + 76);
   return b;
 }
 

@@ -153,9 +153,15 @@ export function parseIfAddr(text: string): IfAddr {
 
 export const formatIfAddr = (a: IfAddr): string => `${formatIp(a.family, a.addr)}/${a.plen}`;
 
-/** Whether `addr` lies in `p`. */
+/** Whether `addr` lies in `p` (no allocation: route resolution calls it a lot). */
 export function prefixContains(p: Prefix | IfAddr, family: Family, addr: Uint8Array): boolean {
-  return p.family === family && maskAddr(addr, p.plen).equals(maskAddr(p.addr, p.plen));
+  if (p.family !== family) return false;
+  const whole = p.plen >> 3;
+  for (let i = 0; i < whole; i++) if (addr[i] !== p.addr[i]) return false;
+  const rest = p.plen & 7;
+  if (!rest) return true;
+  const m = (0xff << (8 - rest)) & 0xff;
+  return (addr[whole] & m) === (p.addr[whole] & m);
 }
 
 /** Multicast, loopback, unspecified, broadcast, link-local where it does not belong... */

@@ -2,6 +2,7 @@
 // only the entries that differ (so forwarding is never interrupted) and in batches.
 import type { BpfMap } from "../../../src/bpf/map/map.js";
 import type { Family } from "./addr.js";
+import { fibKeySize, routeSize } from "./abi.js";
 import { fibId, type FibEntry } from "./routes.js";
 
 export class FibTables {
@@ -77,19 +78,21 @@ export class FibTables {
     }
   }
 
-  /** Writes many entries at once (bulk route loads). */
-  putMany(entries: readonly FibEntry[]): void {
-    for (const f of [4, 6] as const) {
-      const list = entries.filter(
-        (e) => e.family === f && !this.installed.get(fibId(f, e.key))?.equals(e.value),
+  /**
+   * Writes many entries of one family at once (bulk route loads): keys and values back to back in
+   * two flat buffers, written with one batched update.
+   */
+  putFlat(family: Family, keys: Buffer, values: Buffer): void {
+    const ks = fibKeySize(family);
+    const vs = routeSize(family);
+    const n = keys.length / ks;
+    if (!n) return;
+    this.map(family).updateBatch(keys, values);
+    for (let i = 0; i < n; i++)
+      this.installed.set(
+        fibId(family, keys.subarray(i * ks, (i + 1) * ks)),
+        values.subarray(i * vs, (i + 1) * vs),
       );
-      if (!list.length) continue;
-      this.map(f).updateBatch(
-        list.map((e) => e.key),
-        list.map((e) => e.value),
-      );
-      for (const e of list) this.installed.set(fibId(f, e.key), e.value);
-    }
   }
 
   installedValue(family: Family, key: Buffer): Buffer | undefined {

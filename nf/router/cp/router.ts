@@ -23,6 +23,8 @@ import {
   NEIGH_STATE_NAMES,
   NeighState,
   PORT_SIZE,
+  RIB_KEY_SIZE,
+  RIB_VAL_SIZE,
   RouteType,
   decodeNeigh,
   decodeNeighKey,
@@ -34,15 +36,19 @@ import {
   encodeNeigh,
   encodePort,
   encodeRib,
+  encodeRoute,
   encodeStaticNeigh,
   fibKey,
+  fibKeySize,
   neighKey,
   ribKey,
+  routeSize,
   staticNeighKey,
   u32,
 } from "./abi.js";
 import { planPorts, routerConfig, type PortPlan, type RouterConfig } from "./config.js";
 import { FibTables } from "./fib.js";
+import type { FibRoute } from "./abi.js";
 import { ipDestination } from "./frames.js";
 import { Resolver } from "./resolver.js";
 import {
@@ -306,7 +312,7 @@ export class Router {
       const res = resolveRoute(r, this.links);
       const view = routeView(r);
       if (!("route" in res)) out.push({ ...view, active: false, reason: res.inactive });
-      else if (this.ifaceEntries.has(staticEntry(r, res.route)[0]))
+      else if (this.links.ifacePrefixes.has(formatPrefix(r.prefix)))
         out.push({ ...view, active: false, reason: "a connected route has the same prefix" });
       else
         out.push({
@@ -378,7 +384,8 @@ export class Router {
 
   /** Adds many routes at once with batched map updates (bulk loads; no per-route syscalls). */
   routeAddMany(entries: readonly Record<string, unknown>[]): number {
-    const parsed: { r: StaticRoute; e: FibEntry }[] = [];
+    const parsed: { r: StaticRoute; fib: FibRoute; prefix: string }[] = [];
+    const count = { 4: 0, 6: 0 };
     for (const [i, entry] of entries.entries()) {
       let r: StaticRoute;
       try {
@@ -389,15 +396,28 @@ export class Router {
       const res = resolveRoute(r, this.links);
       if (!("route" in res))
         throw new ValidationError(`route ${i} (${formatPrefix(r.prefix)}): ${res.inactive}`);
-      parsed.push({ r, e: staticEntry(r, res.route)[1] });
+      parsed.push({ r, fib: res.route, prefix: formatPrefix(r.prefix) });
+      count[r.prefix.family]++;
     }
-    const recs = parsed.map((p) => routeToRecord(p.r));
-    this.ctx.map("rtr_rib").updateBatch(
-      recs.map((r) => ribKey(r.prefix)),
-      recs.map(encodeRib),
-    );
-    parsed.forEach((p, i) => this.statics.set(recs[i].prefix, p.r));
-    this.fib.putMany(parsed.map((p) => p.e).filter((e) => !this.ifaceEntries.has(fibId(e.family, e.key))));
+    // Flat buffers, one batched update per map.
+    const rk = Buffer.alloc(parsed.length * RIB_KEY_SIZE);
+    const rv = Buffer.alloc(parsed.length * RIB_VAL_SIZE);
+    const fk = { 4: Buffer.alloc(count[4] * fibKeySize(4)), 6: Buffer.alloc(count[6] * fibKeySize(6)) };
+    const fv = { 4: Buffer.alloc(count[4] * routeSize(4)), 6: Buffer.alloc(count[6] * routeSize(6)) };
+    const at = { 4: 0, 6: 0 };
+    parsed.forEach((p, i) => {
+      ribKey(p.prefix, rk, i * RIB_KEY_SIZE);
+      encodeRib(routeToRecord(p.r), rv, i * RIB_VAL_SIZE);
+      this.statics.set(p.prefix, p.r);
+      const f = p.r.prefix.family;
+      if (this.links.ifacePrefixes.has(p.prefix)) return; // a connected route holds the prefix
+      fibKey(f, p.r.prefix.addr, p.r.prefix.plen, fk[f], at[f] * fibKeySize(f));
+      encodeRoute(f, p.fib, fv[f], at[f] * routeSize(f));
+      at[f]++;
+    });
+    this.ctx.map("rtr_rib").updateBatch(rk, rv);
+    for (const f of [4, 6] as const)
+      this.fib.putFlat(f, fk[f].subarray(0, at[f] * fibKeySize(f)), fv[f].subarray(0, at[f] * routeSize(f)));
     return parsed.length;
   }
 

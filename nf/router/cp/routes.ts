@@ -165,23 +165,34 @@ export function onLink(
 export interface Links {
   plans: readonly PortPlan[];
   connected: readonly Connected[];
-  /** fibId-like "family:hex" of every own address (link-local ones included). */
-  own: ReadonlySet<string>;
+  /** Every own address (link-local ones included). */
+  own: readonly Buffer[];
+  /** The prefixes that interface entries hold ("198.18.1.0/24", "198.18.1.254/32"...). */
+  ifacePrefixes: ReadonlySet<string>;
 }
 
 export function linksOf(plans: readonly PortPlan[]): Links {
-  const own = new Set<string>();
+  const own: Buffer[] = [];
+  const ifacePrefixes = new Set<string>();
   for (const p of plans) {
-    for (const a of [...p.v4, ...p.v6]) own.add(`${a.family}:${a.addr.toString("hex")}`);
-    own.add(`6:${p.ll6.toString("hex")}`);
+    for (const a of [...p.v4, ...p.v6]) {
+      own.push(a.addr);
+      ifacePrefixes.add(formatPrefix({ family: a.family, addr: maskAddr(a.addr, a.plen), plen: a.plen }));
+      ifacePrefixes.add(`${formatIp(a.family, a.addr)}/${a.family === 4 ? 32 : 128}`);
+    }
+    own.push(p.ll6);
+    ifacePrefixes.add(`${formatIp(6, p.ll6)}/128`);
   }
-  return { plans, connected: connectedRoutes(plans), own };
+  return { plans, connected: connectedRoutes(plans), own, ifacePrefixes };
 }
+
+const ZERO4 = Buffer.alloc(4);
+const ZERO16 = Buffer.alloc(16);
 
 /** Where a static route leads now, or why it cannot be installed. */
 export function resolveRoute(r: StaticRoute, links: Links): { route: FibRoute } | { inactive: string } {
   const fam = r.prefix.family;
-  const base = { nh: Buffer.alloc(fam === 4 ? 4 : 16), port: 0, plen: r.prefix.plen };
+  const base = { nh: fam === 4 ? ZERO4 : ZERO16, port: 0, plen: r.prefix.plen };
   switch (r.type) {
     case "blackhole":
       return { route: { ...base, type: RouteType.BLACKHOLE } };
@@ -193,7 +204,8 @@ export function resolveRoute(r: StaticRoute, links: Links): { route: FibRoute } 
   const port = r.port ? links.plans.find((p) => p.name === r.port) : undefined;
   if (r.port && !port) return { inactive: `port ${r.port} does not exist` };
   if (!r.via) return { route: { ...base, type: RouteType.CONNECTED, port: port?.index ?? 0 } };
-  if (links.own.has(`${fam}:${r.via.toString("hex")}`))
+  const via = r.via;
+  if (links.own.some((a) => a.length === via.length && a.equals(via)))
     return { inactive: `next hop ${formatIp(fam, r.via)} is one of the router's own addresses` };
   if (fam === 6 && isLinkLocal6(r.via)) {
     if (!port) return { inactive: "a link-local next hop needs a port" };
