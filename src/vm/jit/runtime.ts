@@ -29,6 +29,7 @@ import { Code, I32, I64, Mem, ModuleBuilder, Op } from "./wasm.js";
 import type { FuncType } from "./wasm.js";
 
 export const CHECK_TYPE: FuncType = { params: [I64, I32, I32, I32, I32], results: [I32] };
+const PROBE_TYPE: FuncType = { params: [I64, I32, I32, I32], results: [I32] };
 export const FAULT_TYPE: FuncType = { params: [I32, I32], results: [] };
 export const LOOKUP_TYPE: FuncType = { params: [I64, I64, I32, I32], results: [I64] };
 export const HELPER_TYPE: FuncType = { params: [I32], results: [] };
@@ -43,8 +44,9 @@ export interface RuntimeExports {
 
 const u32 = (c: Code, addr: number): Code => c.i32(0).mem(Mem.i32_load, addr);
 
-function checkBody(): Code {
-  const [A, SIZE, WRITE, FP, PC, END, N, I, E, REL, FLAGS, STRIDE] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11];
+/** probe(a, size, write, fp): the address when the access is allowed, else -1 (no trap). */
+function probeBody(): Code {
+  const [A, SIZE, WRITE, FP, END, N, I, E, REL, FLAGS, STRIDE] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
   const c = new Code();
   c.block(); // $fail
   c.get(A).i64(0xffffffffn).op(Op.i64_gt_u).brIf(0);
@@ -89,6 +91,15 @@ function checkBody(): Code {
   c.get(I).i32(1).op(Op.i32_add).set(I).br(0);
   c.end(); // loop
   c.end(); // $fail
+  return c.i32(-1);
+}
+
+/** check(a, size, write, fp, pc): probe, or record a memory fault and trap. */
+function checkBody(probe: number): Code {
+  const [A, SIZE, WRITE, FP, PC, R] = [0, 1, 2, 3, 4, 5];
+  const c = new Code();
+  c.get(A).get(SIZE).get(WRITE).get(FP).call(probe).tee(R).i32(-1).op(Op.i32_ne);
+  c.if().get(R).return().end();
   c.i32(0).get(A).mem(Mem.i64_store, FAULT_ADDR);
   c.i32(0).get(SIZE).mem(Mem.i32_store, FAULT_SIZE);
   c.i32(0).get(WRITE).mem(Mem.i32_store, FAULT_WRITE);
@@ -192,7 +203,7 @@ function hashFindBody(fn: { hash: number; memeq: number }): Code {
   return c.i64(0);
 }
 
-function lookupBody(fn: { check: number; helper: number; hashFind: number }): Code {
+function lookupBody(fn: { probe: number; helper: number; hashFind: number }): Code {
   const [M64, K64, FP, PC, M, TYPE, KEY, KS, IDX, STRIDE, TMP] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
   const hdr = (field: number): Code => c.get(M).mem(Mem.i32_load, field);
   const c = new Code();
@@ -230,7 +241,8 @@ function lookupBody(fn: { check: number; helper: number; hashFind: number }): Co
     .op(Op.i32_eq)
     .op(Op.i32_or);
   c.if();
-  c.get(K64).get(KS).i32(0).get(FP).get(PC).call(fn.check).set(KEY);
+  // A bad key goes to the JavaScript helper, which reports it as the interpreter does.
+  c.get(K64).get(KS).i32(0).get(FP).call(fn.probe).tee(KEY).i32(-1).op(Op.i32_eq).brIf(1);
   c.get(KEY).mem(Mem.i32_load, 0).tee(IDX);
   hdr(MapHeader.MAX_ENTRIES).op(Op.i32_ge_u).if().i64(0).return().end();
   hdr(MapHeader.DATA);
@@ -245,7 +257,8 @@ function lookupBody(fn: { check: number; helper: number; hashFind: number }): Co
   c.get(TYPE).i32(MapType.LRU_HASH).op(Op.i32_eq).op(Op.i32_or);
   c.get(TYPE).i32(MapType.LRU_PERCPU_HASH).op(Op.i32_eq).op(Op.i32_or);
   c.i32(0).op(Op.i32_eq).brIf(0);
-  c.get(M).get(K64).get(KS).i32(0).get(FP).get(PC).call(fn.check).call(fn.hashFind).return();
+  c.get(K64).get(KS).i32(0).get(FP).call(fn.probe).tee(KEY).i32(-1).op(Op.i32_eq).brIf(0);
+  c.get(M).get(KEY).call(fn.hashFind).return();
   c.end(); // $slow
   // Every other map type, and bad map pointers: the JavaScript helper decides.
   c.i32(0)
@@ -265,7 +278,8 @@ export function runtimeModule(): Uint8Array {
   const mb = new ModuleBuilder();
   mb.importMemory("env", "memory");
   const helper = mb.importFunc("js", "helper", HELPER_TYPE);
-  const check = mb.func(CHECK_TYPE, [I64, I32, I32, I32, I32, I32, I32], checkBody());
+  const probe = mb.func(PROBE_TYPE, [I64, I32, I32, I32, I32, I32, I32], probeBody());
+  const check = mb.func(CHECK_TYPE, [I32], checkBody(probe));
   const fault = mb.func(FAULT_TYPE, [], faultBody());
   const memeq = mb.func({ params: [I32, I32, I32], results: [I32] }, [I32], memeqBody());
   const hash = mb.func({ params: [I32, I32], results: [I32] }, [I32, I32], hashBody());
@@ -273,7 +287,7 @@ export function runtimeModule(): Uint8Array {
   const lookup = mb.func(
     LOOKUP_TYPE,
     [I32, I32, I32, I32, I32, I32, I32],
-    lookupBody({ check, helper, hashFind }),
+    lookupBody({ probe, helper, hashFind }),
   );
   mb.export("check", check);
   mb.export("fault", fault);
