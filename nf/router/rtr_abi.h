@@ -81,6 +81,46 @@ struct {
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 } rtr_fib6 SEC(".maps");
 
+/*
+ * Route caches: the result of a trie lookup per destination, valid while its generation is the
+ * instance's fib_gen. With many routes a trie walk costs tens of nanoseconds more than a hash
+ * lookup; the control plane turns the cache on only for large tables. LRU with per-CPU lists, so
+ * a flood of new destinations evicts old ones without a shared lock. An LRU element can be reused
+ * while another CPU reads it: the entry repeats its destination and is copied out and checked.
+ */
+struct rtr_rcache4 {
+	struct rtr_route4 r;
+	__u32 addr;
+	__u32 gen;
+};
+
+struct rtr_rcache6_key {
+	__u8 addr[16];
+};
+
+struct rtr_rcache6 {
+	struct rtr_route6 r;
+	__u8 addr[16];
+	__u32 gen;
+	__u32 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 1 << 16);
+	__type(key, __u32);
+	__type(value, struct rtr_rcache4);
+	__uint(map_flags, BPF_F_NO_COMMON_LRU);
+} rtr_rcache4 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 1 << 16);
+	__type(key, struct rtr_rcache6_key);
+	__type(value, struct rtr_rcache6);
+	__uint(map_flags, BPF_F_NO_COMMON_LRU);
+} rtr_rcache6 SEC(".maps");
+
 /* ---- neighbours, per (port, address) ---- */
 
 enum rtr_neigh_state {
@@ -145,12 +185,13 @@ struct {
 /* ---- instance settings and state ---- */
 
 #define RTR_CFG_NO_ICMP_ERRORS 1
+#define RTR_CFG_ROUTE_CACHE 2 /* look destinations up in rtr_rcache{4,6} before the tries */
 
 struct rtr_cfg {
 	__u64 icmp_interval_ns;  /* ICMP errors: one per interval on average (0: no limit) */
 	__u64 icmp_tolerance_ns; /* burst: (burst - 1) * interval */
 	__u32 flags;
-	__u32 pad;
+	__u32 fib_gen; /* bumped by the control plane after every change of the tries */
 };
 
 struct {

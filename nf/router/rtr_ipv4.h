@@ -11,6 +11,7 @@
 #include "rtr_abi.h"
 #include "rtr_pkt.h"
 #include "rtr_icmp.h"
+#include "rtr_fib.h"
 
 /* From <linux/icmp.h>, which drags in libc headers. */
 #define ICMP_ECHOREPLY 0
@@ -101,8 +102,7 @@ static __always_inline int rtr_ipv4(struct px_ctx *pc, const struct rtr_port *po
 	void *data, *end;
 	struct ethhdr *eth;
 	struct iphdr *ip;
-	struct rtr_lpm4_key key = { .plen = 32 };
-	struct rtr_route4 *rt;
+	struct rtr_route4 rt;
 	struct rtr_nkey4 nk;
 	struct rtr_neigh *n;
 	struct rtr_port *out;
@@ -124,23 +124,21 @@ static __always_inline int rtr_ipv4(struct px_ctx *pc, const struct rtr_port *po
 	dst = ip->daddr;
 	if (l2_mcast || (bpf_ntohl(dst) >> 28) == 0xe || dst == 0xffffffff)
 		return px_drop(pc, RTR_DROP_NOT_ROUTABLE);
-	key.addr = dst;
-	rt = bpf_map_lookup_elem(&rtr_fib4, &key);
-	if (!rt)
+	if (!rtr_fib4_lookup(dst, &rt))
 		return rtr_icmp4_error(pc, port, ICMP_DEST_UNREACH, ICMP_NET_UNREACH, 0, RTR_DROP_NO_ROUTE);
 
-	switch (rt->type) {
+	switch (rt.type) {
 	case RTR_RT_LOCAL:
 		return rtr_local4(pc, port, eth, ip, end, hlen);
 	case RTR_RT_CONNECTED:
 		/* The subnet's broadcast address is not forwarded (no directed broadcast). */
-		mask = rt->plen >= 32 ? 0xffffffff : ~(0xffffffffU >> (rt->plen & 31));
-		if (rt->plen <= 30 && (bpf_ntohl(dst) | mask) == 0xffffffff)
+		mask = rt.plen >= 32 ? 0xffffffff : ~(0xffffffffU >> (rt.plen & 31));
+		if (rt.plen <= 30 && (bpf_ntohl(dst) | mask) == 0xffffffff)
 			return px_drop(pc, RTR_DROP_NOT_ROUTABLE);
 		nk.addr = dst;
 		break;
 	case RTR_RT_GATEWAY:
-		nk.addr = rt->nh;
+		nk.addr = rt.nh;
 		break;
 	case RTR_RT_UNREACHABLE:
 		return rtr_icmp4_error(pc, port, ICMP_DEST_UNREACH, ICMP_HOST_UNREACH, 0, RTR_DROP_REJECT);
@@ -152,7 +150,7 @@ static __always_inline int rtr_ipv4(struct px_ctx *pc, const struct rtr_port *po
 
 	if (ip->ttl <= 1)
 		return rtr_icmp4_error(pc, port, ICMP_TIME_EXCEEDED, ICMP_EXC_TTL, 0, RTR_DROP_TTL);
-	out_port = rt->port % PX_MAX_PORTS;
+	out_port = rt.port % PX_MAX_PORTS;
 	out = bpf_map_lookup_elem(&rtr_ports, &out_port);
 	if (!out || !out->enabled)
 		return px_drop(pc, RTR_DROP_NO_ROUTE);

@@ -14,6 +14,7 @@
 #include "rtr_pkt.h"
 #include "rtr_icmp.h"
 #include "rtr_nd.h"
+#include "rtr_fib.h"
 
 static __always_inline int rtr_echo6(struct px_ctx *pc, const struct rtr_port *port, struct ethhdr *eth,
 				     struct ipv6hdr *ip6, struct icmp6hdr *icmp)
@@ -60,8 +61,8 @@ static __always_inline int rtr_ipv6(struct px_ctx *pc, const struct rtr_port *po
 	struct ethhdr *eth;
 	struct ipv6hdr *ip6;
 	struct icmp6hdr *icmp;
-	struct rtr_lpm6_key key = { .plen = 128 };
-	struct rtr_route6 *rt;
+	struct rtr_route6 rt;
+	int found;
 	struct rtr_nkey6 nk;
 	struct rtr_neigh *n;
 	struct rtr_port *out;
@@ -94,23 +95,22 @@ static __always_inline int rtr_ipv6(struct px_ctx *pc, const struct rtr_port *po
 	if (l2_mcast)
 		return px_drop(pc, RTR_DROP_NOT_ROUTABLE);
 
-	__builtin_memcpy(key.addr, ip6->daddr.in6_u.u6_addr8, 16);
-	rt = bpf_map_lookup_elem(&rtr_fib6, &key);
-	if (rt && rt->type == RTR_RT_LOCAL)
+	found = rtr_fib6_lookup(ip6->daddr.in6_u.u6_addr8, &rt);
+	if (found && rt.type == RTR_RT_LOCAL)
 		return rtr_local6(pc, port, eth, ip6, end);
 	/* Link-local addresses never leave their link (RFC 4291 2.5.6). */
 	if (rtr_ip6_is_linklocal(ip6->daddr.in6_u.u6_addr8) || rtr_ip6_is_linklocal(ip6->saddr.in6_u.u6_addr8) ||
 	    rtr_ip6_is_unspec(ip6->saddr.in6_u.u6_addr8) || rtr_ip6_is_loopback(ip6->daddr.in6_u.u6_addr8))
 		return px_drop(pc, RTR_DROP_NOT_ROUTABLE);
-	if (!rt)
+	if (!found)
 		return rtr_icmp6_error(pc, port, ICMPV6_DEST_UNREACH, ICMPV6_NOROUTE, 0, RTR_DROP_NO_ROUTE);
 
-	switch (rt->type) {
+	switch (rt.type) {
 	case RTR_RT_CONNECTED:
 		__builtin_memcpy(nk.addr, ip6->daddr.in6_u.u6_addr8, 16);
 		break;
 	case RTR_RT_GATEWAY:
-		__builtin_memcpy(nk.addr, rt->nh, 16);
+		__builtin_memcpy(nk.addr, rt.nh, 16);
 		break;
 	case RTR_RT_UNREACHABLE:
 		return rtr_icmp6_error(pc, port, ICMPV6_DEST_UNREACH, ICMPV6_ADDR_UNREACH, 0, RTR_DROP_REJECT);
@@ -122,7 +122,7 @@ static __always_inline int rtr_ipv6(struct px_ctx *pc, const struct rtr_port *po
 
 	if (ip6->hop_limit <= 1)
 		return rtr_icmp6_error(pc, port, ICMPV6_TIME_EXCEED, ICMPV6_EXC_HOPLIMIT, 0, RTR_DROP_TTL);
-	out_port = rt->port % PX_MAX_PORTS;
+	out_port = rt.port % PX_MAX_PORTS;
 	out = bpf_map_lookup_elem(&rtr_ports, &out_port);
 	if (!out || !out->enabled)
 		return px_drop(pc, RTR_DROP_NO_ROUTE);

@@ -159,12 +159,31 @@ export function decodePort(b: Buffer): PortRecord {
 
 // ---- struct rtr_cfg ----
 
-export function encodeCfg(c: { intervalNs: bigint; toleranceNs: bigint; flags: number }): Buffer {
+export const CFG_ROUTE_CACHE = 2;
+
+export interface Cfg {
+  intervalNs: bigint;
+  toleranceNs: bigint;
+  flags: number;
+  fibGen: number;
+}
+
+export function encodeCfg(c: Cfg): Buffer {
   const b = Buffer.alloc(24);
   b.writeBigUInt64LE(c.intervalNs, 0);
   b.writeBigUInt64LE(c.toleranceNs, 8);
   b.writeUInt32LE(c.flags, 16);
+  b.writeUInt32LE(c.fibGen >>> 0, 20);
   return b;
+}
+
+export function decodeCfg(b: Buffer): Cfg {
+  return {
+    intervalNs: b.readBigUInt64LE(0),
+    toleranceNs: b.readBigUInt64LE(8),
+    flags: b.readUInt32LE(16),
+    fibGen: b.readUInt32LE(20),
+  };
 }
 
 // ---- the control plane's own maps ----

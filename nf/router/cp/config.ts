@@ -22,6 +22,8 @@ export interface RouterConfig {
   neighRetries: number;
   neighRetransmitMs: number;
   neighQueueLength: number;
+  /** The data plane's per-destination route cache: on, off, or on for large tables. */
+  routeCache: "auto" | "on" | "off";
 }
 
 const int = (v: unknown, dflt: number, min: number): number =>
@@ -37,6 +39,7 @@ export function routerConfig(raw: Readonly<Record<string, unknown>>): RouterConf
     neighRetries: int(raw.neighRetries, 3, 1),
     neighRetransmitMs: int(raw.neighRetransmitMs, 1000, 1),
     neighQueueLength: int(raw.neighQueueLength, 64, 1),
+    routeCache: raw.routeCache === "on" || raw.routeCache === "off" ? raw.routeCache : "auto",
   };
 }
 

@@ -9,9 +9,11 @@ export class FibTables {
   /** What the kernel holds, by fibId(). */
   private readonly installed = new Map<string, Buffer>();
 
+  /** `changed` runs after every change of the tries (the data plane's route cache follows it). */
   constructor(
     private readonly fib4: BpfMap,
     private readonly fib6: BpfMap,
+    private readonly changed: () => void = () => {},
   ) {}
 
   private map(f: Family): BpfMap {
@@ -61,6 +63,7 @@ export class FibTables {
         removed++;
       }
     }
+    if (written || removed) this.changed();
     return { written, removed };
   }
 
@@ -72,9 +75,11 @@ export class FibTables {
       if (cur?.equals(value)) return;
       this.map(family).update(key, value);
       this.installed.set(id, value);
+      this.changed();
     } else if (cur) {
       this.map(family).delete(key);
       this.installed.delete(id);
+      this.changed();
     }
   }
 
@@ -93,6 +98,7 @@ export class FibTables {
         fibId(family, keys.subarray(i * ks, (i + 1) * ks)),
         values.subarray(i * vs, (i + 1) * vs),
       );
+    this.changed();
   }
 
   installedValue(family: Family, key: Buffer): Buffer | undefined {

@@ -18,6 +18,7 @@ import {
 } from "./addr.js";
 import {
   CFG_NO_ICMP_ERRORS,
+  CFG_ROUTE_CACHE,
   CpReason,
   Drop,
   NEIGH_STATE_NAMES,
@@ -26,6 +27,7 @@ import {
   RIB_KEY_SIZE,
   RIB_VAL_SIZE,
   RouteType,
+  decodeCfg,
   decodeNeigh,
   decodeNeighKey,
   decodePort,
@@ -70,6 +72,8 @@ import {
 } from "./routes.js";
 
 const MAX_PORTS = 128;
+/** Tries with at least this many entries are looked up through the route cache ("auto"). */
+const ROUTE_CACHE_MIN = 1024;
 
 /** The hypervisor may give control planes a way to count their own drops; used when present. */
 type WithDropCounter = InstanceContext & { countDrop?(reason: number, packets: number, port?: number): void };
@@ -85,6 +89,8 @@ export class Router {
   private readonly fib: FibTables;
   readonly resolver: Resolver;
   private icmpTokens = 0;
+  /** Generation of the tries (struct rtr_cfg.fib_gen), continued from the map after a restart. */
+  private fibGen = 0;
   private icmpAt = 0;
   /** Monotonic clocks, replaceable by tests. */
   nowMs: () => number = () => performance.now();
@@ -92,7 +98,7 @@ export class Router {
 
   constructor(public ctx: InstanceContext) {
     this.cfg = routerConfig(ctx.config);
-    this.fib = new FibTables(ctx.map("rtr_fib4"), ctx.map("rtr_fib6"));
+    this.fib = new FibTables(ctx.map("rtr_fib4"), ctx.map("rtr_fib6"), () => this.fibChanged());
     this.resolver = new Resolver({
       neighMap: (f) => this.neighMap(f),
       plan: (i) => this.byIndex.get(i),
@@ -112,6 +118,8 @@ export class Router {
 
   /** Takes over the instance's maps (fresh, or from a data plane that kept running). */
   start(): void {
+    const cfg = this.ctx.map("rtr_cfg").lookup(u32(0));
+    this.fibGen = cfg ? decodeCfg(cfg).fibGen + 1 : 1;
     this.fib.load();
     this.statics.clear();
     for (const [k, v] of this.ctx.map("rtr_rib").entriesBatched()) {
@@ -130,16 +138,30 @@ export class Router {
 
   applyConfig(raw: Readonly<Record<string, unknown>>): void {
     this.cfg = routerConfig(raw);
+    this.icmpTokens = this.cfg.icmpBurst;
+    this.writeCfg();
+  }
+
+  /** Writes struct rtr_cfg: ICMP limits, the route cache switch and the FIB generation. */
+  private writeCfg(): void {
     const intervalNs = this.cfg.icmpRate ? BigInt(Math.round(1e9 / this.cfg.icmpRate)) : 0n;
+    const cache =
+      this.cfg.routeCache === "on" || (this.cfg.routeCache === "auto" && this.fib.size >= ROUTE_CACHE_MIN);
     this.ctx.map("rtr_cfg").update(
       u32(0),
       encodeCfg({
         intervalNs,
         toleranceNs: intervalNs * BigInt(this.cfg.icmpBurst - 1),
-        flags: this.cfg.icmpErrors ? 0 : CFG_NO_ICMP_ERRORS,
+        flags: (this.cfg.icmpErrors ? 0 : CFG_NO_ICMP_ERRORS) | (cache ? CFG_ROUTE_CACHE : 0),
+        fibGen: this.fibGen,
       }),
     );
-    this.icmpTokens = this.cfg.icmpBurst;
+  }
+
+  /** The tries changed: a new generation makes every cached route stale at once. */
+  private fibChanged(): void {
+    this.fibGen = (this.fibGen + 1) >>> 0;
+    this.writeCfg();
   }
 
   /** Ports were added, removed, connected or reconfigured: everything derived from them follows. */
