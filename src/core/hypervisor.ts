@@ -3,8 +3,9 @@
 // first, then the framework's tables), saved, and only then made visible; a failure undoes the
 // kernel steps and leaves state and data plane as they were. Changes run one at a time.
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { pino, type Logger } from "pino";
 import { interfaceMac } from "../bpf/netlink/interfaces.js";
 import { isBpffs } from "../bpf/pin.js";
@@ -193,7 +194,7 @@ export class Hypervisor {
   private async restore(adopting: boolean): Promise<void> {
     for (const [name, st] of Object.entries(this.state.instances)) {
       const pkg = this.registry.get(st.type, st.version);
-      const rt = await InstanceRuntime.load(this.host, name, st, pkg);
+      const rt = await InstanceRuntime.load(this.host, name, st, pkg, st.object);
       rt.install();
       this.runtimes.set(name, rt);
     }
@@ -1071,16 +1072,18 @@ export class Hypervisor {
       if (opts.object && !existsSync(opts.object))
         throw new NotFoundError(`object file ${opts.object} does not exist`);
       const from = rt.state.version;
+      // Code from a file is kept with the state, so that a restarted daemon loads it again.
+      const object = opts.object ? this.keepObject(name, opts.object) : undefined;
       const t0 = performance.now();
-      await rt.upgrade(pkg, opts.object);
+      await rt.upgrade(pkg, object);
       const ms = performance.now() - t0;
-      if (pkg.version !== from) {
-        const next = structuredClone(this.state);
-        next.instances[name].version = pkg.version;
-        this.store.save(next);
-        this.state = next;
-        rt.state = next.instances[name];
-      }
+      const next = structuredClone(this.state);
+      next.instances[name].version = pkg.version;
+      if (object) next.instances[name].object = object;
+      else delete next.instances[name].object;
+      this.store.save(next);
+      this.state = next;
+      rt.state = next.instances[name];
       this.events.emit(
         "instance.upgraded",
         `upgraded ${name} ${opts.object ? `to ${opts.object}` : `${from} -> ${pkg.version}`} in ${ms.toFixed(1)} ms`,
@@ -1088,6 +1091,16 @@ export class Hypervisor {
       );
     });
     return this.getInstance(name);
+  }
+
+  /** Copies an object file into the state directory (content-addressed) and returns the copy. */
+  private keepObject(instance: string, file: string): string {
+    const bytes = readFileSync(file);
+    const dir = join(dirname(this.store.path), "objects");
+    mkdirSync(dir, { recursive: true });
+    const path = join(dir, `${instance}-${createHash("sha256").update(bytes).digest("hex").slice(0, 16)}.o`);
+    if (!existsSync(path)) writeFileSync(path, bytes);
+    return path;
   }
 
   // ---- NF types ----

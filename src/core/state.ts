@@ -73,6 +73,8 @@ export const InstanceStateSchema = Type.Object(
     /** Table entries users configured, by table: restored into the maps at start. */
     tables: Type.Record(Type.String(), Type.Array(Config)),
     slot: Type.Integer({ minimum: 1, maximum: 255 }),
+    /** Code loaded with `upgrade --object` (a copy kept in the state directory) instead of the package's. */
+    object: Type.Optional(Type.String()),
   },
   { additionalProperties: false },
 );

@@ -103,8 +103,14 @@ export function computeTables(state: DesiredState, env: Environment): KernelTabl
     members: string[],
     final: Hop,
     where: string,
+    /** The instance whose program starts the chain by tail call (a port's egress), if any. */
+    from?: string,
   ): { head: Hop; hook?: Hook; xdpMode?: "native" | "generic" } => {
-    const runners = [...members, ...(final.kind === "slot" ? [slotOwner(final.slot)] : [])];
+    const runners = [
+      ...(from !== undefined && members.length ? [from] : []),
+      ...members,
+      ...(final.kind === "slot" ? [slotOwner(final.slot)] : []),
+    ];
     const hooks = new Set(runners.map((n) => hookOf(inst(n).mode)));
     if (hooks.size > 1) {
       const desc = runners.map((n) => `${n} (${hookOf(inst(n).mode)})`).join(", ");
@@ -164,7 +170,7 @@ export function computeTables(state: DesiredState, env: Environment): KernelTabl
       }
       if ("iface" in p.peer) {
         const ifindex = ifindexOf(p.peer.iface);
-        const out = compose(chain(here, "egress"), { kind: "iface", ifindex }, `${where} egress`);
+        const out = compose(chain(here, "egress"), { kind: "iface", ifindex }, `${where} egress`, name);
         t.ports.set(index, withFlood(out.head, ifindex));
         t.floodIfindex.set(portKey(name, pname), ifindex);
         const into = compose(
@@ -194,8 +200,9 @@ export function computeTables(state: DesiredState, env: Environment): KernelTabl
               [...chain(here, "egress"), ...chain(there, "ingress")],
               final,
               `${where} -> ${p.peer.instance}:${p.peer.port}`,
+              name,
             )
-          : compose(chain(here, "egress"), { kind: "iface", ifindex: mineIfindex }, `${where} egress`);
+          : compose(chain(here, "egress"), { kind: "iface", ifindex: mineIfindex }, `${where} egress`, name);
       t.ports.set(index, withFlood(out.head, mineIfindex));
       // What the peer sends into its end of the veth comes out of ours: it enters this port.
       const into = compose(

@@ -2,10 +2,11 @@
 // ports, links between instances (tail calls, and veths across hooks), counters, restart with
 // adoption, hot upgrade under traffic, and bad requests that change nothing.
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { projectRoot } from "../../src/build/compile-bpf.js";
 import { ConflictError, NotFoundError, ValidationError } from "../../src/core/errors.js";
 import { Hypervisor } from "../../src/core/hypervisor.js";
 import { mountBpffs, type Bpffs } from "../../src/testbed/bpffs.js";
@@ -129,6 +130,8 @@ describe("hypervisor core with the wire NF", () => {
         { name: "b", peer: net.hosts[h1].dutIfname },
       ],
     });
+    // Code loaded from a file is kept with the state and comes back after the restart.
+    await hv.upgrade("w1", { object: join(projectRoot, "nf", "wire", "build", "wire.xdp.o") });
     const before = hv.getInstance("w1");
     hv.stop();
     assert.equal((await pingOk(5)).received, 5, "no daemon, still forwarding");
@@ -143,6 +146,11 @@ describe("hypervisor core with the wire NF", () => {
       "counters kept across the restart",
     );
     assert.ok(hv.events.list().some((e) => e.kind === "daemon.adopted"));
+    const kept = hv.desiredState().instances.w1.object;
+    assert.ok(
+      kept && existsSync(kept) && kept.startsWith(stateDir),
+      "the upgraded object is kept in the state directory",
+    );
     assert.equal((await pingOk(3)).received, 3);
     await hv.deleteInstance("w1");
   });

@@ -111,6 +111,16 @@ describe("computeTables", () => {
     );
   });
 
+  test("a port's egress chain runs after the instance itself, so it must share its hook", () => {
+    const s = twoBridgesOneRouter();
+    s.instances.r1.mode = "xdp";
+    s.instances.fw = {
+      ...instance(5, "tc"),
+      attachment: { target: { instance: "r1", port: "east" }, direction: "egress", position: 0 },
+    };
+    assert.throws(() => computeTables(s, env), /r1 \(xdp\), fw \(tc\).*same hook mode/);
+  });
+
   test("XDP instances cannot act on egress", () => {
     const s = twoBridgesOneRouter();
     s.instances.eg = {
