@@ -1,0 +1,85 @@
+// The classic pcap format tcpdump writes (-w): a 24-byte file header, then per packet a 16-byte
+// record header and the captured bytes. Little-endian, LINKTYPE_ETHERNET, microsecond timestamps
+// (tcpdump's default) or nanosecond ones (--time-stamp-precision=nano). Also a parser that cuts a
+// pcap byte stream into whole records, so a client that stops mid-stream writes a valid file.
+
+export const PCAP_MAGIC_MICRO = 0xa1b2c3d4;
+export const PCAP_MAGIC_NANO = 0xa1b23c4d;
+export const LINKTYPE_ETHERNET = 1;
+export const PCAP_HEADER = 24;
+export const PCAP_RECORD_HEADER = 16;
+
+export type Precision = "micro" | "nano";
+
+export function pcapHeader(snaplen: number, precision: Precision = "micro"): Buffer {
+  const h = Buffer.alloc(PCAP_HEADER);
+  h.writeUInt32LE(precision === "nano" ? PCAP_MAGIC_NANO : PCAP_MAGIC_MICRO, 0);
+  h.writeUInt16LE(2, 4);
+  h.writeUInt16LE(4, 6);
+  h.writeUInt32LE(snaplen, 16);
+  h.writeUInt32LE(LINKTYPE_ETHERNET, 20);
+  return h;
+}
+
+/** One record: `timeNs` since the epoch, the captured bytes and the length on the wire. */
+export function pcapRecord(
+  timeNs: bigint,
+  data: Uint8Array,
+  origLen: number,
+  precision: Precision = "micro",
+): Buffer {
+  const r = Buffer.alloc(PCAP_RECORD_HEADER + data.length);
+  r.writeUInt32LE(Number(timeNs / 1_000_000_000n), 0);
+  const frac = timeNs % 1_000_000_000n;
+  r.writeUInt32LE(Number(precision === "nano" ? frac : frac / 1000n), 4);
+  r.writeUInt32LE(data.length, 8);
+  r.writeUInt32LE(Math.max(origLen, data.length), 12);
+  r.set(data, PCAP_RECORD_HEADER);
+  return r;
+}
+
+/**
+ * Cuts a pcap stream into whole pieces: first the file header, then one record at a time. Bytes of
+ * a record not complete yet are kept for the next push.
+ */
+export class PcapStreamParser {
+  private pending: Buffer = Buffer.alloc(0);
+  private headerSeen = false;
+  private littleEndian = true;
+  /** Records passed out so far. */
+  records = 0;
+
+  push(chunk: Buffer): Buffer[] {
+    this.pending = this.pending.length ? Buffer.concat([this.pending, chunk]) : chunk;
+    const out: Buffer[] = [];
+    let at = 0;
+    if (!this.headerSeen) {
+      if (this.pending.length < PCAP_HEADER) return out;
+      const magic = this.pending.readUInt32LE(0);
+      if (magic !== PCAP_MAGIC_MICRO && magic !== PCAP_MAGIC_NANO) {
+        const be = this.pending.readUInt32BE(0);
+        if (be !== PCAP_MAGIC_MICRO && be !== PCAP_MAGIC_NANO)
+          throw new Error(`the stream is not pcap (magic 0x${magic.toString(16)})`);
+        this.littleEndian = false;
+      }
+      out.push(this.pending.subarray(0, PCAP_HEADER));
+      this.headerSeen = true;
+      at = PCAP_HEADER;
+    }
+    while (this.pending.length - at >= PCAP_RECORD_HEADER) {
+      const incl = this.littleEndian ? this.pending.readUInt32LE(at + 8) : this.pending.readUInt32BE(at + 8);
+      const end = at + PCAP_RECORD_HEADER + incl;
+      if (end > this.pending.length) break;
+      out.push(this.pending.subarray(at, end));
+      this.records++;
+      at = end;
+    }
+    this.pending = Buffer.from(this.pending.subarray(at));
+    return out;
+  }
+
+  /** Bytes of an unfinished record (a stream that ended here was cut). */
+  get leftover(): number {
+    return this.pending.length;
+  }
+}
