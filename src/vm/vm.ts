@@ -311,12 +311,17 @@ export class Vm implements MapHost {
 
   /** Calls a helper whose arguments are in the argument area; returns r0 as an unsigned 64-bit value. */
   invokeHelper(id: number): bigint {
+    const r = this.invokeHelperRaw(id);
+    return typeof r === "bigint" ? BigInt.asUintN(64, r) : BigInt.asUintN(64, BigInt(r));
+  }
+
+  /** As invokeHelper, returning what the helper returned (a number for most). */
+  invokeHelperRaw(id: number): number | bigint {
     const run = this.runState;
     const def = this.helperFor(run.prog, id);
     if (!def) throw new VmFault("helper", run.prog.name, -1, `helper ${id} is not available to this program`);
     this.env.helperId = id;
-    const r = def.fn(this.env);
-    return typeof r === "bigint" ? BigInt.asUintN(64, r) : BigInt.asUintN(64, BigInt(r));
+    return def.fn(this.env);
   }
 
   /** Set by jit/engine.ts: creates the JIT engine of a runtime (kept out of vm.ts's imports). */

@@ -7,6 +7,7 @@ import { packetCorpus } from "./corpus.js";
 import { differential } from "./differential.js";
 import type { DiffTarget } from "./differential.js";
 import { ENGINES } from "./engines.js";
+import { firewallSetup, firewallTraffic } from "./workloads.js";
 
 const root = process.getuid?.() === 0;
 const frames = packetCorpus();
@@ -50,6 +51,11 @@ const TARGETS: DiffTarget[] = [
       map("ports").update(k(4), k(1));
       map("ports").update(k(6), k(1));
     },
+  },
+  {
+    fixture: "vm_firewall",
+    setup: (map) => firewallSetup(map),
+    extraFrames: firewallTraffic(160).map((data, i) => ({ name: `flow-${i}`, data })),
   },
   {
     fixture: "vm_tc_helpers",

@@ -29,6 +29,8 @@ export interface DiffTarget {
   open?: OpenOptions;
   /** Fills maps the same way in the kernel and in the runtime before the runs. */
   setup?: (map: (name: string) => MapHandle) => void;
+  /** Packets run after the corpus (a program's own traffic). */
+  extraFrames?: CorpusFrame[];
   /** Builds the context in for a program and packet (default: none). */
   ctx?: (program: string, frame: Uint8Array) => Uint8Array | undefined;
 }
@@ -120,7 +122,7 @@ export async function differential(
     };
 
     for (const [pname, kprog] of loaded.programs) {
-      for (const frame of frames) {
+      for (const frame of [...frames, ...(target.extraFrames ?? [])]) {
         const where = `${target.fixture}/${pname} on ${frame.name}`;
         const ctx = target.ctx?.(pname, frame.data);
         let k: TestRunResult | undefined;

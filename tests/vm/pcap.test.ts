@@ -13,24 +13,9 @@ import { plexus } from "../helpers/cli.js";
 import { PcapWriter, isPcap, readPcap } from "../../src/vm/io/pcap.js";
 import { PcapngWriter, isPcapng, readPcapng } from "../../src/vm/io/pcapng.js";
 import { packetCorpus } from "./corpus.js";
+import { echoRequest } from "./workloads.js";
 
 const frames = packetCorpus();
-
-/** An ICMP echo request to 198.18.0.99 from 198.18.0.1. */
-export function echoRequest(seq: number): Buffer {
-  const icmp = Buffer.from([8, 0, 0, 0, 0x12, 0x34, 0, seq, ...Buffer.alloc(24, seq)]);
-  icmp.writeUInt16BE(checksum(icmp), 2);
-  const ip = Buffer.alloc(20);
-  ip[0] = 0x45;
-  ip.writeUInt16BE(20 + icmp.length, 2);
-  ip[8] = 64;
-  ip[9] = 1;
-  Buffer.from([198, 18, 0, 1]).copy(ip, 12);
-  Buffer.from([198, 18, 0, 99]).copy(ip, 16);
-  ip.writeUInt16BE(checksum(ip), 10);
-  const eth = Buffer.from([2, 0, 0, 0, 0, 0xb, 2, 0, 0, 0, 0, 0xa, 8, 0]);
-  return Buffer.concat([eth, ip, icmp]);
-}
 
 test("pcap and pcapng round trips, and tcpdump reads what we write", () => {
   const dir = mkdtempSync(join(tmpdir(), "pxvm-"));

@@ -35,6 +35,7 @@ import { Analysis } from "./analysis.js";
 import type { RegState } from "./analysis.js";
 import { ArrayMap } from "../maps/array.js";
 import { HashMap } from "../maps/hash.js";
+import { LpmTrieMap } from "../maps/lpm.js";
 import type { Vm } from "../vm.js";
 import { Code, I32, I64, Mem, ModuleBuilder, Op } from "./wasm.js";
 import type { FuncType, ValType } from "./wasm.js";
@@ -54,7 +55,8 @@ const F_HELPER = 3;
 const F_LDABS = 4;
 const F_CALLX = 5;
 const F_HASH_FIND = 6;
-const IMPORTED = 7;
+const F_LPM_FIND = 7;
+const IMPORTED = 8;
 
 // Locals.
 const FP = 5;
@@ -636,6 +638,10 @@ class FunctionCompiler {
       c.op(Op.i64_extend_i32_u).else().i64(0).end().set(R0);
       return true;
     }
+    if (map instanceof LpmTrieMap && map.wasmLookup) {
+      c.i32(map.header).get(SB).i32(key.offset).op(Op.i32_add).call(F_LPM_FIND).set(R0);
+      return true;
+    }
     if (map instanceof HashMap && map.type !== 13 /* HASH_OF_MAPS */ && map.type !== 25 /* DEVMAP_HASH */) {
       c.i32(map.header).get(SB).i32(key.offset).op(Op.i32_add).call(F_HASH_FIND).set(R0);
       return true;
@@ -856,6 +862,7 @@ export function compileProgram(prog: VmProgram): CompiledModule {
   mb.importFunc("js", "ldabs", LDABS_TYPE);
   mb.importFunc("js", "callx", CALLX_TYPE);
   mb.importFunc("rt", "hashFind", HASH_FIND_TYPE);
+  mb.importFunc("rt", "lpmFind", HASH_FIND_TYPE);
   const pcOf = (i: number): number => (prog.id << 20) | i;
   const structured: boolean[] = [];
   const indices = p.functions.map(() => mb.declare(FN_TYPE));

@@ -55,7 +55,13 @@ export class JitEngine {
     this.rt = rt.exports as unknown as RuntimeExports;
     this.#imports = {
       env: { memory: vm.mem.memory, table: this.table },
-      rt: { check: this.rt.check, fault: this.rt.fault, lookup: this.rt.lookup, hashFind: this.rt.hashFind },
+      rt: {
+        check: this.rt.check,
+        fault: this.rt.fault,
+        lookup: this.rt.lookup,
+        hashFind: this.rt.hashFind,
+        lpmFind: this.rt.lpmFind,
+      },
       js: {
         helper,
         ldabs: (offset: number, size: number): bigint => vm.legacyLoad(offset, size) ?? -1n,
@@ -70,13 +76,19 @@ export class JitEngine {
   /** A helper called from compiled code: arguments are in the shared area, r0 goes back there. */
   #helper(id: number): void {
     const vm = this.vm;
-    const r = vm.invokeHelper(id);
+    const r = vm.invokeHelperRaw(id);
     if (id === HelperId.tail_call) {
       const t = vm.takeTailCall();
       if (t) vm.mem.u32[TAIL_TARGET >> 2] = t.codeIndex[0] + 1;
       return;
     }
-    vm.mem.dv.setBigUint64(HELPER_ARGS, r, true);
+    const u32 = vm.mem.u32;
+    if (typeof r === "number" && Number.isSafeInteger(r)) {
+      // Two halves, without BigInt: the common case of small results and negative errnos.
+      u32[HELPER_ARGS >> 2] = r >>> 0;
+      u32[(HELPER_ARGS + 4) >> 2] =
+        r < 0 ? Math.floor(r / 0x1_0000_0000) >>> 0 : Math.floor(r / 0x1_0000_0000);
+    } else vm.mem.dv.setBigUint64(HELPER_ARGS, BigInt.asUintN(64, BigInt(r)), true);
   }
 
   #callx(target: bigint, fp: number, depth: number, pc: number): bigint {

@@ -25,6 +25,7 @@ import {
 import { MapHeader } from "../maps/header.js";
 import { HASH_MUL, HASH_SEED } from "../maps/hash-fn.js";
 import { ELEM_HASH, ELEM_KEY, ELEM_NEXT, ELEM_REF } from "../maps/hash.js";
+import { LPM_EMPTY, LPM_ENTRY } from "../maps/lpm.js";
 import { Code, I32, I64, Mem, ModuleBuilder, Op } from "./wasm.js";
 import type { FuncType } from "./wasm.js";
 
@@ -40,6 +41,7 @@ export interface RuntimeExports {
   fault: (kind: number, pc: number) => void;
   lookup: (map: bigint, key: bigint, fp: number, pc: number) => bigint;
   hashFind: (map: number, key: number) => bigint;
+  lpmFind: (map: number, key: number) => bigint;
 }
 
 const u32 = (c: Code, addr: number): Code => c.i32(0).mem(Mem.i32_load, addr);
@@ -203,7 +205,73 @@ function hashFindBody(fn: { hash: number; memeq: number }): Code {
   return c.i64(0);
 }
 
-function lookupBody(fn: { probe: number; helper: number; hashFind: number }): Code {
+/** lpmFind(map, key): LPM lookup of keys of at most 4 bytes in the table lpm.ts keeps. */
+function lpmFindBody(): Code {
+  const [M, KEY, KLEN, RAW, DS, N, I, L, K, IDX, E, MASK, ELEN, LENS] = [
+    0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13,
+  ];
+  const c = new Code();
+  const hdr = (field: number): Code => c.get(M).mem(Mem.i32_load, field);
+  hdr(MapHeader.KEY_SIZE).i32(4).op(Op.i32_sub).set(DS);
+  c.get(KEY).mem(Mem.i32_load, 0).tee(KLEN).get(DS).i32(3).op(Op.i32_shl).op(Op.i32_gt_u);
+  c.if().get(DS).i32(3).op(Op.i32_shl).set(KLEN).end();
+  // The data as a big-endian u32, zero-padded.
+  for (let b = 0; b < 4; b++) {
+    c.get(RAW).i32(8).op(Op.i32_shl);
+    c.get(KEY)
+      .mem(Mem.i32_load8_u, 4 + b)
+      .i32(0)
+      .i32(b)
+      .get(DS)
+      .op(Op.i32_lt_u)
+      .op(Op.select);
+    c.op(Op.i32_or).set(RAW);
+  }
+  hdr(MapHeader.ELEMS).tee(LENS).mem(Mem.i32_load, 0).set(N);
+  hdr(MapHeader.MASK).set(MASK);
+  c.block().loop(); // over lengths
+  c.get(I).get(N).op(Op.i32_ge_u).brIf(1);
+  c.get(LENS).get(I).op(Op.i32_add).mem(Mem.i32_load8_u, 4).set(L);
+  c.get(I).i32(1).op(Op.i32_add).set(I);
+  c.get(L).get(KLEN).op(Op.i32_gt_u).brIf(0);
+  c.get(RAW).i32(-1).i32(32).get(L).op(Op.i32_sub).op(Op.i32_shl).op(Op.i32_and);
+  c.i32(0).get(L).op(Op.select).set(K); // select(a, b, c) is c ? a : b
+  // lpmHash(k, l)
+  c.get(K)
+    .get(L)
+    .i32(1)
+    .op(Op.i32_add)
+    .i32(0x9e3779b9 | 0)
+    .op(Op.i32_mul)
+    .op(Op.i32_xor)
+    .i32(0x85ebca6b | 0)
+    .op(Op.i32_mul);
+  c.tee(IDX).get(IDX).i32(16).op(Op.i32_shr_u).op(Op.i32_xor).get(MASK).op(Op.i32_and).set(IDX);
+  c.block().loop(); // probe
+  hdr(MapHeader.DATA)
+    .get(IDX)
+    .i32(LPM_ENTRY)
+    .op(Op.i32_mul)
+    .op(Op.i32_add)
+    .tee(E)
+    .mem(Mem.i32_load, 4)
+    .tee(ELEN);
+  c.i32(LPM_EMPTY | 0)
+    .op(Op.i32_eq)
+    .brIf(1);
+  c.get(ELEN).get(L).op(Op.i32_eq).get(E).mem(Mem.i32_load, 0).get(K).op(Op.i32_eq).op(Op.i32_and);
+  c.if();
+  hdr(MapHeader.VALUE_OFFSET).get(E).mem(Mem.i32_load, 8);
+  hdr(MapHeader.STRIDE).op(Op.i32_mul).op(Op.i32_add).op(Op.i64_extend_i32_u).return();
+  c.end();
+  c.get(IDX).i32(1).op(Op.i32_add).get(MASK).op(Op.i32_and).set(IDX).br(0);
+  c.end().end();
+  c.br(0);
+  c.end().end();
+  return c.i64(0);
+}
+
+function lookupBody(fn: { probe: number; helper: number; hashFind: number; lpmFind: number }): Code {
   const [M64, K64, FP, PC, M, TYPE, KEY, KS, IDX, STRIDE, TMP] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
   const hdr = (field: number): Code => c.get(M).mem(Mem.i32_load, field);
   const c = new Code();
@@ -251,6 +319,12 @@ function lookupBody(fn: { probe: number; helper: number; hashFind: number }): Co
   cpuOffset();
   c.op(Op.i32_add).op(Op.i64_extend_i32_u).return();
   c.end();
+  // LPM tries with keys of at most 4 bytes.
+  c.get(TYPE).i32(MapType.LPM_TRIE).op(Op.i32_eq).get(KS).i32(8).op(Op.i32_le_u).op(Op.i32_and);
+  c.if();
+  c.get(K64).get(KS).i32(0).get(FP).call(fn.probe).tee(KEY).i32(-1).op(Op.i32_eq).brIf(1);
+  c.get(M).get(KEY).call(fn.lpmFind).return();
+  c.end();
   // Hash maps (and their LRU and per-CPU variants).
   c.get(TYPE).i32(MapType.HASH).op(Op.i32_eq);
   c.get(TYPE).i32(MapType.PERCPU_HASH).op(Op.i32_eq).op(Op.i32_or);
@@ -283,15 +357,21 @@ export function runtimeModule(): Uint8Array {
   const fault = mb.func(FAULT_TYPE, [], faultBody());
   const memeq = mb.func({ params: [I32, I32, I32], results: [I32] }, [I32], memeqBody());
   const hash = mb.func({ params: [I32, I32], results: [I32] }, [I32, I32], hashBody());
+  const lpmFind = mb.func(
+    HASH_FIND_TYPE,
+    [I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32],
+    lpmFindBody(),
+  );
   const hashFind = mb.func(HASH_FIND_TYPE, [I32, I32, I32, I32, I32, I32], hashFindBody({ hash, memeq }));
   const lookup = mb.func(
     LOOKUP_TYPE,
     [I32, I32, I32, I32, I32, I32, I32],
-    lookupBody({ probe, helper, hashFind }),
+    lookupBody({ probe, helper, hashFind, lpmFind }),
   );
   mb.export("check", check);
   mb.export("fault", fault);
   mb.export("lookup", lookup);
   mb.export("hashFind", hashFind);
+  mb.export("lpmFind", lpmFind);
   return mb.bytes();
 }
