@@ -9,15 +9,18 @@ export class FibTables {
   /** What the kernel holds, by fibId(). */
   private readonly installed = new Map<string, Buffer>();
 
-  /** `changed` runs after every change of the tries (the data plane's route cache follows it). */
+  /**
+   * `maps` gives the trie of a family each time it is needed: a hot upgrade swaps the object
+   * under the instance, so a map handle must never be kept. `changed` runs after every change
+   * of the tries (the data plane's route cache follows it).
+   */
   constructor(
-    private readonly fib4: BpfMap,
-    private readonly fib6: BpfMap,
+    private readonly maps: (family: Family) => BpfMap,
     private readonly changed: () => void = () => {},
   ) {}
 
   private map(f: Family): BpfMap {
-    return f === 4 ? this.fib4 : this.fib6;
+    return this.maps(f);
   }
 
   /** Reads what the tries hold (a restarted daemon adopting a running data plane). */

@@ -98,7 +98,10 @@ export class Router {
 
   constructor(public ctx: InstanceContext) {
     this.cfg = routerConfig(ctx.config);
-    this.fib = new FibTables(ctx.map("rtr_fib4"), ctx.map("rtr_fib6"), () => this.fibChanged());
+    this.fib = new FibTables(
+      (f) => this.ctx.map(f === 4 ? "rtr_fib4" : "rtr_fib6"),
+      () => this.fibChanged(),
+    );
     this.resolver = new Resolver({
       neighMap: (f) => this.neighMap(f),
       plan: (i) => this.byIndex.get(i),

@@ -229,7 +229,7 @@ describe("router end to end", () => {
     });
   }
 
-  test("static routes and neighbours through the table API, kept across a daemon restart", async () => {
+  test("static routes through the table API, kept across a daemon restart and hot upgrades", async () => {
     const [h0, h1] = net.hosts;
     await hv.createInstance({ name: "r1", type: "router", mode: "xdp", ports: PORTS(net) });
     try {
@@ -266,6 +266,22 @@ describe("router end to end", () => {
       assert.deepEqual(again, routes, "the same routes after the restart");
       const r = await ping(h0.ns, "fd00:99::1", { count: 3, interval: 0.05, wait: 2 });
       assert.equal(r.received, 3, r.output);
+
+      // Hot upgrades under a continuous ping: nothing lost, tables kept.
+      const child = spawn(h0.ns, "ping", ["-n", "-q", "-c", "200", "-i", "0.005", "-W", "2", "198.19.9.1"]);
+      let out = "";
+      child.stdout?.on("data", (d: Buffer) => (out += d.toString()));
+      const done = new Promise<void>((resolve) => child.on("exit", () => resolve()));
+      for (let i = 0; i < 5; i++) {
+        await new Promise((res) => setTimeout(res, 100));
+        await hv.upgrade("r1");
+      }
+      await done;
+      const m = /(\d+) packets transmitted, (\d+) received/.exec(out);
+      assert.ok(m, out);
+      assert.equal(m[2], m[1], `replies lost during upgrades: ${out}`);
+      assert.deepEqual(await hv.tableList("r1", "route"), routes);
+
       await hv.tableDelete("r1", "route", { prefix: "198.19.9.0/24" });
       assert.match(await pingOnce(h0.ns, "198.19.9.1"), /Destination Net Unreachable/);
     } finally {
