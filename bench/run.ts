@@ -14,6 +14,8 @@ const MODULES: Record<string, () => Promise<BenchModule>> = {
   "bpf-ringbuf": () => import("./bpf-ringbuf.js"),
   "hv-control": () => import("./hv-control.js"),
   "rig-baselines": () => import("./rig-baselines.js"),
+  "vm-engines": () => import("./vm-engines.js"),
+  "vm-pcap": () => import("./vm-pcap.js"),
 };
 
 const filters = process.argv.slice(2);
