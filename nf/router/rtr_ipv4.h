@@ -154,7 +154,7 @@ static __always_inline int rtr_ipv4(struct px_ctx *pc, const struct rtr_port *po
 	out = bpf_map_lookup_elem(&rtr_ports, &out_port);
 	if (!out || !out->enabled)
 		return px_drop(pc, RTR_DROP_NO_ROUTE);
-	if (out->mtu && tot > out->mtu) {
+	if (out->mtu && tot > out->mtu && !rtr_is_gso(pc)) {
 		if (ip->frag_off & bpf_htons(IP_DF))
 			return rtr_icmp4_error(pc, port, ICMP_DEST_UNREACH, ICMP_FRAG_NEEDED, out->mtu & 0xffff,
 					       RTR_DROP_TOO_BIG);

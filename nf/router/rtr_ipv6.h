@@ -126,7 +126,7 @@ static __always_inline int rtr_ipv6(struct px_ctx *pc, const struct rtr_port *po
 	out = bpf_map_lookup_elem(&rtr_ports, &out_port);
 	if (!out || !out->enabled)
 		return px_drop(pc, RTR_DROP_NO_ROUTE);
-	if (out->mtu && tot > out->mtu)
+	if (out->mtu && tot > out->mtu && !rtr_is_gso(pc))
 		return rtr_icmp6_error(pc, port, ICMPV6_PKT_TOOBIG, 0, out->mtu, RTR_DROP_TOO_BIG);
 
 	ip6->hop_limit--;

@@ -67,6 +67,19 @@ static __always_inline int rtr_set_len(const struct px_ctx *pc, __u32 len)
  */
 #define rtr_opaque(v) asm volatile("" : "+r"(v))
 
+/*
+ * TC: a GSO super-packet from a local stack, cut to the egress device's MTU later: its IP length
+ * says nothing about what goes on the wire (Linux checks its segments, not it).
+ */
+static __always_inline int rtr_is_gso(const struct px_ctx *pc)
+{
+#ifdef PX_HOOK_TC
+	return pc->ctx->gso_segs > 1;
+#else
+	return 0;
+#endif
+}
+
 static __always_inline struct rtr_scratch *rtr_scratch_get(void)
 {
 	__u32 zero = 0;
