@@ -1,7 +1,7 @@
 // Pinning on a bpffs: opening pinned maps, programs and links with a type check, and libbpf's
 // "pin by name" for maps: reuse a compatible pinned map, replace it, or refuse.
 import { basename, dirname, join } from "node:path";
-import { renameSync } from "node:fs";
+import { renameSync } from "./sys/fs.js";
 import { MapType, linkTypeName, mapTypeName } from "./constants.js";
 import { BpfError, PinError, PlexusBpfError } from "./errors.js";
 import { BpfMap, type MapCreateOptions } from "./map/map.js";

@@ -1,5 +1,5 @@
 // The running kernel's BTF, read once per process on first use.
-import { closeSync, fstatSync, openSync, readFileSync } from "node:fs";
+import { closeSync, fstatSync, openSync, readFileSync } from "../sys/fs.js";
 import { BtfError } from "../errors.js";
 import { native } from "../sys/native.js";
 import { Btf } from "./btf.js";

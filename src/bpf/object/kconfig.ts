@@ -1,7 +1,7 @@
 // Kconfig externs (`extern int CONFIG_X __kconfig;`): their layout in the .kconfig map, following
 // libbpf (sorted by alignment descending, size ascending, then name), and their values read
 // from the running kernel's config (/boot/config-$(uname -r) or /proc/config.gz).
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "../sys/fs.js";
 import { release } from "node:os";
 import { createRequire } from "node:module";
 import { ObjectFileError } from "../errors.js";

@@ -1,7 +1,7 @@
 // Reads an eBPF ELF object into an ObjectSpec: sections, maps (BTF, legacy, global data, kconfig),
 // programs linked with their subprograms, CO-RE relocations applied against the running kernel.
 // Pure: nothing here touches the kernel except reading /sys/kernel/btf/vmlinux for CO-RE.
-import { readFileSync } from "node:fs";
+import { readFileSync } from "../sys/fs.js";
 import { basename } from "node:path";
 import { ObjectFileError, PlexusBpfError, RelocationError } from "../errors.js";
 import { Btf, BtfExt, applyCoreRelocations, fixupDatasecs, vmlinuxBtf } from "../btf/index.js";

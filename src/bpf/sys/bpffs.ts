@@ -1,5 +1,5 @@
 // Pinning on a bpffs: the filesystem checks and the pin/unpin/open primitives (objects of any kind).
-import { existsSync, statfsSync, unlinkSync } from "node:fs";
+import { existsSync, statfsSync, unlinkSync } from "./fs.js";
 import { basename, dirname } from "node:path";
 import { BpfError, PinError } from "../errors.js";
 import { objGet, objPin } from "./bpf.js";

@@ -1,5 +1,5 @@
 // CPU sets from sysfs. Per-CPU map values hold one slot per *possible* CPU (not online), in order.
-import { readFileSync } from "node:fs";
+import { readFileSync } from "./fs.js";
 import { PlexusBpfError } from "../errors.js";
 
 /** Parses a kernel CPU list such as "0-3,5,7-8" into the CPU numbers it names. */

@@ -1,6 +1,6 @@
 // What kind of bpf object an fd refers to. BPF_OBJ_GET_INFO_BY_FD decodes whatever struct matches
 // the fd's file type, so a caller expecting a map must check it does not hold a program or link.
-import { readlinkSync } from "node:fs";
+import { readlinkSync } from "./fs.js";
 
 export type BpfObjectKind = "map" | "prog" | "link" | "btf" | "other";
 

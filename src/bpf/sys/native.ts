@@ -1,7 +1,7 @@
 // The only place where plexus crosses into native code. Everything the library needs from the
 // kernel goes through this small interface, so it can be swapped for an N-API addon or a fake.
 import { createRequire } from "node:module";
-import { existsSync } from "node:fs";
+import { existsSync } from "./fs.js";
 import { arch, platform } from "node:os";
 
 /** Result of a raw system call: a non-negative value, or the errno of a failure. */
