@@ -243,7 +243,6 @@ struct rtr_nstatic_key {
 struct rtr_nstatic_val {
 	char port[16]; /* port name: the entry is installed while that port exists */
 	__u8 mac[6];
-	__u16 pad;
 };
 
 struct {

@@ -247,7 +247,7 @@ export interface StaticNeighRecord {
 export const staticNeighKey = (address: string): Buffer => ribKey(address);
 
 export function encodeStaticNeigh(r: StaticNeighRecord): Buffer {
-  const b = Buffer.alloc(24);
+  const b = Buffer.alloc(22);
   putText(b, 0, 16, r.port);
   b.set(r.mac.subarray(0, 6), 16);
   return b;
