@@ -422,8 +422,9 @@ export interface DutTopology {
 
 /**
  * A DUT namespace with hosts around it, one veth each. The DUT ends are up and unaddressed, for a
- * data plane to take; the host ends are addressed and have GRO on, so that XDP redirects into
- * the veth from the DUT side are delivered (see NOTES.md).
+ * data plane to take; the host ends are addressed, have GRO on, so that XDP redirects into the
+ * veth from the DUT side are delivered (see NOTES.md), and compute their own checksums (TCP
+ * through native XDP on veth breaks otherwise).
  */
 export async function dutWithHosts(specs: readonly HostSpec[]): Promise<DutTopology> {
   const id = uniqueId();
@@ -439,7 +440,9 @@ export async function dutWithHosts(specs: readonly HostSpec[]): Promise<DutTopol
       await createVeth({ ns, ifname }, { ns: dut, ifname: dutIfname });
       await ipBatch(dut, [`link set ${dutIfname} up`]);
       const host = await configure({ ns, ifname, ...spec }, spec.extra ?? []);
-      await exec(ns, "ethtool", ["-K", ifname, "gro", "on"]);
+      // GRO only takes effect on an interface that is up. Checksums are computed by the host: a
+      // frame an XDP program redirects loses the skb's "checksum left to the device" state.
+      await exec(ns, "ethtool", ["-K", ifname, "gro", "on", "tx", "off"]);
       hosts.push({ ...host, dutIfname });
     }
     return { id, dut, hosts, namespaces, cleanup: () => namespaces.forEach(deleteNetns) };
