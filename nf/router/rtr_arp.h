@@ -67,9 +67,15 @@ static __always_inline int rtr_arp(struct px_ctx *pc, const struct rtr_port *por
 		__builtin_memcpy(a->spa, &tpa, 4);
 		return px_redirect(pc, pc->in_port);
 	}
-	/* A reply to the router, or a neighbour announcing itself (gratuitous ARP). */
-	if ((op == 2 && ours) || (spa == tpa && spa && (op == 1 || op == 2))) {
-		if (rtr_on_link4(pc->in_port, spa))
+	/* A reply to the router: resolution (or a probe) answered. */
+	if (op == 2 && ours && rtr_on_link4(pc->in_port, spa))
+		return px_to_cp(pc, RTR_CP_NEIGH, pc->in_port);
+	/* A neighbour announcing itself (gratuitous ARP): only about one we know, so a flood of
+	 * announcements from strangers never reaches the control plane. */
+	if (spa == tpa && spa && (op == 1 || op == 2) && rtr_on_link4(pc->in_port, spa)) {
+		struct rtr_nkey4 nk = { .port = pc->in_port, .addr = spa };
+
+		if (bpf_map_lookup_elem(&rtr_neigh4, &nk))
 			return px_to_cp(pc, RTR_CP_NEIGH, pc->in_port);
 	}
 	return px_drop(pc, RTR_DROP_NOT_FOR_ROUTER);

@@ -216,7 +216,11 @@ for (const hook of ["xdp", "tc"] as const) {
       assert.deepEqual(runAndDeliver(rig, garp, 0).drops, [FrameworkDrop.TO_CP]);
       assert.equal(rig.router.neighList().find((n) => n.address === "198.18.1.1")?.mac, moved);
       const stranger = eth(BCAST, moved, 0x0806, arp(1, moved, "198.18.1.77", ZERO, "198.18.1.77"));
-      runAndDeliver(rig, stranger, 0);
+      assert.deepEqual(
+        runAndDeliver(rig, stranger, 0).drops,
+        [Drop.NOT_FOR_ROUTER],
+        "strangers stay in the kernel",
+      );
       assert.equal(
         rig.router.neighList().find((n) => n.address === "198.18.1.77"),
         undefined,
