@@ -107,6 +107,11 @@ export interface LoadProgramOptions {
   resolveWide?: (insn: Instruction, index: number) => bigint;
   /** Maps that lddw with BPF_PSEUDO_MAP_FD / MAP_IDX name by position (fd = index here). */
   maps?: readonly VmMap[];
+  /**
+   * Platform variables for lddw with BPF_PSEUDO_BTF_ID (RFC 9669's var_addr(imm)): variable i is
+   * given these bytes, in memory the program may read and write.
+   */
+  variables?: readonly Uint8Array[];
   allowUnreachable?: boolean;
 }
 
@@ -215,12 +220,21 @@ export class Vm implements MapHost {
   loadProgram(insns: readonly Instruction[], opts: LoadProgramOptions): VmProgram {
     const ctx = opts.ctx ?? "raw";
     const helpers = opts.helpers ?? linuxHelpers;
+    let vars: number[] | undefined;
     const prepared = prepare(insns, {
       name: opts.name,
       ctx,
       allowUnreachable: opts.allowUnreachable,
       resolveWide:
-        opts.resolveWide ?? ((insn, i) => this.#resolveByIndex(opts.name, opts.maps ?? [], insn, i)),
+        opts.resolveWide ??
+        ((insn, i) =>
+          this.#resolveByIndex(
+            opts.name,
+            opts.maps ?? [],
+            (vars ??= this.#variables(opts.variables)),
+            insn,
+            i,
+          )),
       helperProblem: (id) => {
         const def = helpers.get(id);
         if (!def)
@@ -249,8 +263,30 @@ export class Vm implements MapHost {
   }
 
   /** lddw of raw programs: constants, and maps by fd or index into `maps`. */
-  #resolveByIndex(name: string, maps: readonly VmMap[], insn: Instruction, i: number): bigint {
+  /** Places platform variables in the linear memory (once per program load). */
+  #variables(vars: readonly Uint8Array[] | undefined): number[] {
+    return (vars ?? []).map((v, k) => {
+      const at = this.mem.alloc(Math.max(8, v.length), 8);
+      this.mem.write(at, v);
+      this.regions.add({ kind: "global", name: `variable ${k}`, lo: at, hi: at + v.length, writable: true });
+      return at;
+    });
+  }
+
+  #resolveByIndex(
+    name: string,
+    maps: readonly VmMap[],
+    vars: number[],
+    insn: Instruction,
+    i: number,
+  ): bigint {
     if (insn.src === 0) return BigInt.asUintN(64, lddwValue(insn));
+    if (insn.src === Pseudo.BTF_ID) {
+      const at = vars[insn.imm];
+      if (at === undefined)
+        throw new VmLoadError(name, i, `lddw names variable ${insn.imm}, which does not exist`);
+      return BigInt(at);
+    }
     const m = maps[insn.imm];
     switch (insn.src) {
       case Pseudo.MAP_FD:

@@ -22,7 +22,20 @@ function runFile(file: string, engine: EngineName): { r0?: bigint; error?: strin
   const vm = new Vm({ engine, budget: 100_000 });
   try {
     const t = parseConformance(readFileSync(join(dir, file), "utf8"));
-    const prog = vm.loadProgram(t.instructions, { name: file, helpers: conformanceHelpers });
+    // Programs with maps call the Linux map helpers; the others bpf_conformance's test helpers.
+    const maps = t.maps.map((m) =>
+      vm.createMap({
+        type: m.type,
+        name: m.name,
+        keySize: m.keySize,
+        valueSize: m.valueSize,
+        maxEntries: m.maxEntries,
+      }),
+    );
+    const prog = vm.loadProgram(t.instructions, {
+      name: file,
+      ...(maps.length ? { maps } : { helpers: conformanceHelpers }),
+    });
     return { r0: prog.run({ memory: t.memory }).r0 };
   } catch (e) {
     if (e instanceof PlexusBpfError) return { error: e.message };

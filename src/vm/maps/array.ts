@@ -37,8 +37,9 @@ export class ArrayMap extends VmMap {
     });
   }
 
+  /** As the kernel's array_map_direct_value_addr(): single-entry arrays only (global data). */
   override directValueAddress(): number | undefined {
-    return this.perCpu ? undefined : this.data;
+    return this.perCpu || this.maxEntries !== 1 ? undefined : this.data;
   }
 
   /** Address of index i's value (CPU 0). */
