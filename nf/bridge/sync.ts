@@ -66,7 +66,7 @@ export function syncPortRecords(ctx: InstanceContext, ports: readonly BridgePort
   writeArray(map, readArray(map), (i) => want.get(i) ?? none);
 }
 
-/** The flood lists as they are, all VLANs in one buffer (see floodListAt). */
+/** The flood lists as they are: all VLANs in one buffer, VLAN v at v * FLOOD_RECORD_SIZE. */
 export const readFloodLists = (ctx: InstanceContext): Buffer => readArray(ctx.map(Maps.floodList));
 
 /** VLANs whose flood list (as read by readFloodLists) names any port. */
