@@ -124,13 +124,13 @@ export interface FloodList {
   tagged: number[];
 }
 
-export function encodeFlood(f: FloodList): Buffer {
-  const b = Buffer.alloc(FLOOD_RECORD_SIZE);
-  const all = [...f.untagged, ...f.tagged];
-  b.writeUInt16LE(f.untagged.length, 0);
-  b.writeUInt16LE(all.length, 2);
-  all.forEach((p, i) => (b[4 + i] = p));
-  return b;
+/** Writes struct br_flood at `at` of `out` (a new buffer by default). */
+export function encodeFlood(f: FloodList, out: Buffer = Buffer.alloc(FLOOD_RECORD_SIZE), at = 0): Buffer {
+  out.writeUInt16LE(f.untagged.length, at);
+  out.writeUInt16LE(f.untagged.length + f.tagged.length, at + 2);
+  f.untagged.forEach((p, i) => (out[at + 4 + i] = p));
+  f.tagged.forEach((p, i) => (out[at + 4 + f.untagged.length + i] = p));
+  return out;
 }
 
 export function decodeFlood(b: Buffer): FloodList {

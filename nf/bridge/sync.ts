@@ -45,15 +45,16 @@ function readArray(map: BpfMap): Buffer {
   return all;
 }
 
-/** Writes, in one batch, the values of an array map that differ from `current`. */
-function writeArray(map: BpfMap, current: Buffer, want: (i: number) => Buffer): void {
+/** Writes, in one batch, the values of an array map where `want` differs from `current`. */
+function writeArray(map: BpfMap, current: Buffer, want: Buffer): void {
+  const size = map.valueSize;
   const keys: Buffer[] = [];
   const values: Buffer[] = [];
   for (let i = 0; i < map.maxEntries; i++) {
-    const w = want(i);
-    if (!w.equals(current.subarray(i * map.valueSize, (i + 1) * map.valueSize))) {
+    const at = i * size;
+    if (want.compare(current, at, at + size, at, at + size) !== 0) {
       keys.push(u32(i));
-      values.push(w);
+      values.push(want.subarray(at, at + size));
     }
   }
   map.updateBatch(keys, values);
@@ -61,9 +62,10 @@ function writeArray(map: BpfMap, current: Buffer, want: (i: number) => Buffer): 
 
 export function syncPortRecords(ctx: InstanceContext, ports: readonly BridgePort[]): void {
   const map = ctx.map(Maps.port);
-  const want = new Map(ports.map((p) => [p.index, encodePort(p.record)]));
-  const none = Buffer.alloc(PORT_RECORD_SIZE);
-  writeArray(map, readArray(map), (i) => want.get(i) ?? none);
+  const want = Buffer.alloc(map.maxEntries * PORT_RECORD_SIZE);
+  for (const p of ports)
+    if (p.index < map.maxEntries) encodePort(p.record).copy(want, p.index * PORT_RECORD_SIZE);
+  writeArray(map, readArray(map), want);
 }
 
 /** The flood lists as they are: all VLANs in one buffer, VLAN v at v * FLOOD_RECORD_SIZE. */
@@ -82,11 +84,9 @@ export function syncFloodLists(
   lists: ReadonlyMap<number, FloodList>,
   current: Buffer,
 ): void {
-  const none = Buffer.alloc(FLOOD_RECORD_SIZE);
-  writeArray(ctx.map(Maps.floodList), current, (v) => {
-    const list = lists.get(v);
-    return list ? encodeFlood(list) : none;
-  });
+  const want = Buffer.alloc(VLAN_IDS * FLOOD_RECORD_SIZE);
+  for (const [v, list] of lists) encodeFlood(list, want, v * FLOOD_RECORD_SIZE);
+  writeArray(ctx.map(Maps.floodList), current, want);
 }
 
 function syncIfports(ctx: InstanceContext, ports: readonly BridgePort[]): void {
