@@ -19,11 +19,25 @@ export interface IfAddr {
   plen: number;
 }
 
+/** Dotted-quad text to 4 bytes (a character loop: bulk route loads parse many of these). */
 export function parseIpv4(s: string): Buffer | undefined {
-  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(s.trim());
-  if (!m) return undefined;
-  const b = m.slice(1).map(Number);
-  return b.every((x) => x <= 255) ? Buffer.from(b) : undefined;
+  const t = s.trim();
+  const out = Buffer.allocUnsafe(4);
+  let part = 0;
+  let value = 0;
+  let digits = 0;
+  for (let i = 0; i <= t.length; i++) {
+    const c = i < t.length ? t.charCodeAt(i) : 46; // a final "." closes the last part
+    if (c >= 48 && c <= 57) {
+      value = value * 10 + (c - 48);
+      if (++digits > 3 || value > 255) return undefined;
+    } else if (c === 46 && digits > 0 && part < 4) {
+      out[part++] = value;
+      value = 0;
+      digits = 0;
+    } else return undefined;
+  }
+  return part === 4 ? out : undefined;
 }
 
 export function parseIpv6(s: string): Buffer | undefined {
@@ -93,11 +107,21 @@ const maxLen = (f: Family) => (f === 4 ? 32 : 128);
 /** Zeroes the bits of `addr` after the first `plen`. */
 export function maskAddr(addr: Uint8Array, plen: number): Buffer {
   const out = Buffer.from(addr);
-  for (let i = 0; i < out.length; i++) {
-    const keep = Math.max(0, Math.min(8, plen - i * 8));
-    out[i] &= keep === 8 ? 0xff : (0xff << (8 - keep)) & 0xff;
+  const whole = plen >> 3;
+  if (whole < out.length) {
+    out[whole] &= (0xff << (8 - (plen & 7))) & 0xff;
+    out.fill(0, whole + 1);
   }
   return out;
+}
+
+/** Whether the bits of `addr` after the first `plen` are all zero. */
+function hostBitsZero(addr: Uint8Array, plen: number): boolean {
+  const whole = plen >> 3;
+  if (whole >= addr.length) return true;
+  if (addr[whole] & (0xff >> (plen & 7))) return false;
+  for (let i = whole + 1; i < addr.length; i++) if (addr[i]) return false;
+  return true;
 }
 
 export class AddressError extends Error {
@@ -105,14 +129,16 @@ export class AddressError extends Error {
 }
 
 function splitPrefix(text: string, what: string): { family: Family; addr: Buffer; plen: number } {
-  const m = /^([^/]+)(?:\/(\d{1,3}))?$/.exec(text.trim());
-  const ip = m ? parseIp(m[1]) : undefined;
-  if (!m || !ip)
+  const t = text.trim();
+  const slash = t.indexOf("/");
+  const ip = parseIp(slash < 0 ? t : t.slice(0, slash));
+  const lenText = slash < 0 ? undefined : t.slice(slash + 1);
+  if (!ip || (lenText !== undefined && !/^\d{1,3}$/.test(lenText)))
     throw new AddressError(`${what} '${text}' is not an IPv4 or IPv6 address with a prefix length`);
-  const plen = m[2] === undefined ? maxLen(ip.family) : Number(m[2]);
+  const plen = lenText === undefined ? maxLen(ip.family) : Number(lenText);
   if (plen > maxLen(ip.family))
     throw new AddressError(`${what} '${text}': prefix length ${plen} is more than ${maxLen(ip.family)}`);
-  return { ...ip, plen };
+  return { family: ip.family, addr: ip.addr, plen };
 }
 
 /**
@@ -124,12 +150,11 @@ export function parsePrefix(text: string): Prefix {
   if (t === "default" || t === "0.0.0.0/0") return { family: 4, addr: Buffer.alloc(4), plen: 0 };
   if (t === "default6" || t === "::/0") return { family: 6, addr: Buffer.alloc(16), plen: 0 };
   const p = splitPrefix(t, "prefix");
-  const net = maskAddr(p.addr, p.plen);
-  if (!net.equals(p.addr))
+  if (!hostBitsZero(p.addr, p.plen))
     throw new AddressError(
-      `prefix '${text}' has host bits set; did you mean ${formatIp(p.family, net)}/${p.plen}?`,
+      `prefix '${text}' has host bits set; did you mean ${formatIp(p.family, maskAddr(p.addr, p.plen))}/${p.plen}?`,
     );
-  return { family: p.family, addr: net, plen: p.plen };
+  return p;
 }
 
 export const formatPrefix = (p: Prefix): string => `${formatIp(p.family, p.addr)}/${p.plen}`;

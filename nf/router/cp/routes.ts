@@ -13,7 +13,7 @@ import {
   type Family,
   type Prefix,
 } from "./addr.js";
-import { RouteType, fibKey, encodeRoute, type FibRoute, type RibRecord } from "./abi.js";
+import { RouteType, fibKey, encodeRoute, type FibRoute, type RibRecord, type RouteTypeCode } from "./abi.js";
 import type { PortPlan } from "./config.js";
 
 export const ROUTE_TYPES = ["unicast", "blackhole", "unreachable", "prohibit"] as const;
@@ -186,41 +186,42 @@ export function linksOf(plans: readonly PortPlan[]): Links {
   return { plans, connected: connectedRoutes(plans), own, ifacePrefixes };
 }
 
+const REJECT_TYPES: Partial<Record<StaticRouteType, RouteTypeCode>> = {
+  blackhole: RouteType.BLACKHOLE,
+  unreachable: RouteType.UNREACHABLE,
+  prohibit: RouteType.PROHIBIT,
+};
 const ZERO4 = Buffer.alloc(4);
 const ZERO16 = Buffer.alloc(16);
 
 /** Where a static route leads now, or why it cannot be installed. */
 export function resolveRoute(r: StaticRoute, links: Links): { route: FibRoute } | { inactive: string } {
   const fam = r.prefix.family;
-  const base = { nh: fam === 4 ? ZERO4 : ZERO16, port: 0, plen: r.prefix.plen };
-  switch (r.type) {
-    case "blackhole":
-      return { route: { ...base, type: RouteType.BLACKHOLE } };
-    case "unreachable":
-      return { route: { ...base, type: RouteType.UNREACHABLE } };
-    case "prohibit":
-      return { route: { ...base, type: RouteType.PROHIBIT } };
-  }
+  const plen = r.prefix.plen;
+  const zero = fam === 4 ? ZERO4 : ZERO16;
+  const reject = REJECT_TYPES[r.type];
+  if (reject) return { route: { type: reject, port: 0, nh: zero, plen } };
   const port = r.port ? links.plans.find((p) => p.name === r.port) : undefined;
   if (r.port && !port) return { inactive: `port ${r.port} does not exist` };
-  if (!r.via) return { route: { ...base, type: RouteType.CONNECTED, port: port?.index ?? 0 } };
   const via = r.via;
-  if (links.own.some((a) => a.length === via.length && a.equals(via)))
-    return { inactive: `next hop ${formatIp(fam, r.via)} is one of the router's own addresses` };
-  if (fam === 6 && isLinkLocal6(r.via)) {
+  if (!via) return { route: { type: RouteType.CONNECTED, port: port?.index ?? 0, nh: zero, plen } };
+  for (const a of links.own)
+    if (a.length === via.length && a.equals(via))
+      return { inactive: `next hop ${formatIp(fam, via)} is one of the router's own addresses` };
+  if (fam === 6 && isLinkLocal6(via)) {
     if (!port) return { inactive: "a link-local next hop needs a port" };
-    return { route: { ...base, type: RouteType.GATEWAY, nh: r.via, port: port.index } };
+    return { route: { type: RouteType.GATEWAY, port: port.index, nh: via, plen } };
   }
-  const c = onLink(links.connected, fam, r.via, r.port);
+  const c = onLink(links.connected, fam, via, r.port);
   if (!c) {
     const subnets = links.connected
       .filter((x) => x.prefix.family === fam && (!r.port || x.port.name === r.port))
       .map((x) => `${formatPrefix(x.prefix)} on ${x.port.name}`);
     return {
-      inactive: `next hop ${formatIp(fam, r.via)} is not on a connected subnet${r.port ? ` of port ${r.port}` : ""} (connected: ${subnets.join(", ") || "none"})`,
+      inactive: `next hop ${formatIp(fam, via)} is not on a connected subnet${r.port ? ` of port ${r.port}` : ""} (connected: ${subnets.join(", ") || "none"})`,
     };
   }
-  return { route: { ...base, type: RouteType.GATEWAY, nh: r.via, port: c.port.index } };
+  return { route: { type: RouteType.GATEWAY, port: c.port.index, nh: via, plen } };
 }
 
 /** One entry of the data plane's tries. */
