@@ -50,6 +50,22 @@ test("name lookups from the raw string table agree with a scan of every type", (
   const names = [...byName.keys()].filter((_, i) => i % 37 === 0);
   names.push("sk_buff", "sk_buff_head", "int", "u8", "a", "_", "__u32", "no_such_type_px");
   names.push("sk_buff___px", "task_struct___a___b", "u8___x", "a___b", "xdp_md___");
+  const ids = (ts: readonly BtfType[]) => ts.map((t) => t.id);
+  const ofKinds = (list: number[] | undefined, kinds: string[]) =>
+    (list ?? []).filter((id) => kinds.includes(all[id].kind));
+  // Lookups of some kinds first (CO-RE's: no functions), then of every kind (functions too).
+  for (const name of names) {
+    const kind = all[byName.get(name)?.[0] ?? 0].kind;
+    assert.deepEqual(
+      ids(lazy.typesByName(name, kind)),
+      ofKinds(byName.get(name), [kind]),
+      `${name} (${kind})`,
+    );
+    assert.deepEqual(
+      ids(lazy.typesByEssentialName(name, ["struct", "union", "func"])),
+      ofKinds(byEssential.get(essentialName(name)), ["struct", "union", "func"]),
+    );
+  }
   for (const name of names) {
     assert.deepEqual(
       lazy.typesByName(name).map((t) => t.id),

@@ -170,11 +170,14 @@ export class Btf {
     return s;
   }
 
-  /** Own type ids by name (exact) or essential name, from the raw records or the built types. */
-  private ownIdsByName(name: string, exact: boolean): number[] {
+  /**
+   * Own type ids by name (exact) or essential name, from the raw records or the built types;
+   * functions only with `funcs`.
+   */
+  private ownIdsByName(name: string, exact: boolean, funcs: boolean): number[] {
     if (this.raw) {
       this.rawNames ??= new RawNameIndex(this.raw);
-      return this.rawNames.lookup(name, exact);
+      return this.rawNames.lookup(name, exact, funcs);
     }
     if (!this.builtNames) {
       const index = new Map<string, BtfType[]>();
@@ -191,28 +194,34 @@ export class Btf {
     return (exact ? list.filter((t) => t.name === name) : list).map((t) => t.id);
   }
 
-  private byName(name: string, exact: boolean): readonly BtfType[] {
-    const inBase = this.base?.byName(name, exact) ?? [];
-    const own = name === "" ? [] : this.ownIdsByName(name, exact).map((id) => this.typeById(id));
+  private byName(name: string, exact: boolean, kinds: readonly BtfKindName[] | undefined): BtfType[] {
+    const inBase = this.base?.byName(name, exact, kinds) ?? [];
+    const funcs = kinds === undefined || kinds.includes("func");
+    let own = name === "" ? [] : this.ownIdsByName(name, exact, funcs).map((id) => this.typeById(id));
+    if (kinds) own = own.filter((t) => kinds.includes(t.kind));
     return inBase.length === 0 ? own : own.length === 0 ? inBase : [...inBase, ...own];
   }
 
-  /** Every type with this name (base types first), in id order. Decodes only the types named so. */
-  typesByName(name: string): readonly BtfType[] {
-    return this.byName(name, true);
+  /**
+   * Every type with this name (base types first), in id order; only of `kind` if given. Decodes
+   * only the types named so.
+   */
+  typesByName(name: string, kind?: BtfKindName): readonly BtfType[] {
+    return this.byName(name, true, kind === undefined ? undefined : [kind]);
   }
 
   /**
    * Every type whose essential name (without a `___flavor` suffix, as libbpf strips it) is
-   * `name`'s: the candidates of a CO-RE relocation. Base types first, in id order.
+   * `name`'s: the candidates of a CO-RE relocation. Base types first, in id order; only of
+   * `kinds` if given.
    */
-  typesByEssentialName(name: string): readonly BtfType[] {
-    return this.byName(name, false);
+  typesByEssentialName(name: string, kinds?: readonly BtfKindName[]): readonly BtfType[] {
+    return this.byName(name, false, kinds);
   }
 
   /** The first type with this name (and kind); undefined when there is none. */
   findType(name: string, kind?: BtfKindName): BtfType | undefined {
-    return this.typesByName(name).find((t) => kind === undefined || t.kind === kind);
+    return this.typesByName(name, kind)[0];
   }
 
   /** Like findType, but throws a BtfError naming what was looked for. */

@@ -2,12 +2,12 @@
 // local root type, match the access spec against each, compute the original (local) and new
 // (target) values, and insist that every matching candidate agrees.
 import type { Btf } from "./btf.js";
-import { essentialName, kindsCoreCompat } from "./core-compat.js";
+import { essentialName, isAnyEnum, kindsCoreCompat } from "./core-compat.js";
 import { formatSpec, isEnumvalKind, isFieldKind, isTypeKind, matchSpec, parseSpec } from "./core-spec.js";
 import type { CoreSpec } from "./core-spec.js";
 import { CoreError } from "./core-error.js";
 import { CoreReloKind } from "./ext.js";
-import type { BtfComposite, BtfEnum, BtfType } from "./types.js";
+import type { BtfComposite, BtfEnum, BtfKindName, BtfType } from "./types.js";
 
 export interface CoreRelocationResult {
   /** Value the compiler put in the instruction (computed from the local BTF). */
@@ -43,8 +43,10 @@ export function findCandidates(local: Btf, localId: number, targ: Btf): number[]
   const lt = local.typeById(localId);
   const name = essentialName(lt.name);
   if (name === "") throw new CoreError(`relocations against anonymous types are not supported`);
+  // Asking only for compatible kinds spares the kernel's functions (most of its named types).
+  const kinds: BtfKindName[] = isAnyEnum(lt) ? ["enum", "enum64"] : [lt.kind];
   return targ
-    .typesByEssentialName(lt.name)
+    .typesByEssentialName(lt.name, kinds)
     .filter((t) => kindsCoreCompat(t, lt))
     .map((t) => t.id);
 }

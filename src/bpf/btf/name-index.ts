@@ -14,14 +14,24 @@ const KEY_BYTES = 4;
 export const NAME_HASH = 0x9e3779b1;
 const encoder = new TextEncoder();
 
-/** Own types chained by name key: bucket -> head, type index -> next (descending ids, -1 ends). */
+/**
+ * Own types chained by name key: bucket -> head, type index -> next (descending ids, -1 ends).
+ * Functions (four in five named kernel types) have chains of their own, built on the first
+ * lookup that wants them: CO-RE's candidates never are functions.
+ */
 export interface NameChains {
+  /** Every named type but functions. */
   readonly heads: Int32Array;
-  /** By own type index (id - firstTypeId); set by the pass that fills the chains. */
+  /** Functions, once a lookup wanted them. */
+  funcHeads?: Int32Array;
+  /** By own type index (id - firstTypeId), for both; set by the pass that fills `heads`. */
   next: Int32Array;
   /** Bucket of a key: Math.imul(key, NAME_HASH) >>> shift. */
   readonly shift: number;
 }
+
+/** BTF_KIND_FUNC. */
+export const FUNC_KIND = 12;
 
 /** Empty chains for a type section of `typeLen` bytes. */
 export function newNameChains(typeLen: number): NameChains {
@@ -70,9 +80,9 @@ export class RawNameIndex {
 
   /**
    * Ids (ascending) of own types named `name` (`exact`), or whose essential name is `name`'s
-   * essential name.
+   * essential name; functions only with `funcs`.
    */
-  lookup(name: string, exact: boolean): number[] {
+  lookup(name: string, exact: boolean, funcs: boolean): number[] {
     const q = encoder.encode(name);
     const qLen = exact ? q.length : essentialLength(q, 0, q.length);
     if (qLen === 0) return [];
@@ -85,11 +95,37 @@ export class RawNameIndex {
       if (b !== buckets[0]) buckets.push(b);
     }
     const out: number[] = [];
-    const { heads, next } = this.chains;
-    for (const b of buckets)
-      for (let i = heads[b]; i >= 0; i = next[i])
-        if (this.matches(i, q, qLen, exact)) out.push(this.sec.firstTypeId + i);
+    const { next } = this.chains;
+    const heads = funcs ? [this.chains.heads, this.funcHeads()] : [this.chains.heads];
+    for (const h of heads)
+      for (const b of buckets)
+        for (let i = h[b]; i >= 0; i = next[i])
+          if (this.matches(i, q, qLen, exact)) out.push(this.sec.firstTypeId + i);
     return out.sort((a, b) => a - b);
+  }
+
+  /** The functions' chains, built on first use (a pass over the records, reading function names). */
+  private funcHeads(): Int32Array {
+    if (this.chains.funcHeads) return this.chains.funcHeads;
+    const { words, offsets, strings } = this.sec;
+    const { next, shift } = this.chains;
+    const heads = new Int32Array(this.chains.heads.length).fill(-1);
+    for (let i = offsets.length - 1; i >= 0; i--) {
+      const at = offsets[i];
+      if (
+        ((words[at + 1] >>> 24) & 0x1f) !== FUNC_KIND ||
+        words[at] === 0 ||
+        strings.tableOf(words[at]) === undefined
+      )
+        continue;
+      const key = nameKey(strings, words[at]);
+      if (key === 0) continue;
+      const b = Math.imul(key, NAME_HASH) >>> shift;
+      next[i] = heads[b];
+      heads[b] = i;
+    }
+    this.chains.funcHeads = heads;
+    return heads;
   }
 
   private bucket(key: number): number {

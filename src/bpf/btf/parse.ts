@@ -1,7 +1,7 @@
 // Reads the binary BTF format (include/uapi/linux/btf.h): one validating pass that records where
 // each type record starts, and a decoder that turns one record into the type model of types.ts.
 import { BtfError } from "../errors.js";
-import { NAME_HASH, nameKey, newNameChains } from "./name-index.js";
+import { FUNC_KIND, NAME_HASH, nameKey, newNameChains } from "./name-index.js";
 import type { NameChains } from "./name-index.js";
 import { BtfStrings } from "./strings.js";
 import type { BtfKindName, BtfLinkage, BtfMember, BtfType } from "./types.js";
@@ -322,9 +322,11 @@ function indexLazyRecords(
       throw errors.truncated(firstTypeId + count, at + 3, next - at - 3, what);
     }
     // The name's key: its first KEY_BYTES bytes, packed (nameKey() inlined); a bad offset is
-    // left unchained, for checkRecord to report.
+    // left unchained, for checkRecord to report. Functions are chained apart, on demand.
     let key = 0;
-    if (nameOff >= ownStart && nameOff < strEnd) {
+    if (((info >>> 24) & 0x1f) === FUNC_KIND) {
+      // RawNameIndex chains functions when a lookup first wants them.
+    } else if (nameOff >= ownStart && nameOff < strEnd) {
       const p = nameOff - ownStart;
       key = nameBytes[p];
       if (key !== 0 && nameBytes[p + 1] !== 0) {
