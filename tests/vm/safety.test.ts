@@ -50,7 +50,7 @@ for (const engine of ENGINES) {
     const frame = udp4Frame(64);
     // xdp_md.data is read-only.
     let t = load("mov %r2, 1\nstxw [%r1+0], %r2\nmov %r0, 2\nexit", "xdp", engine);
-    let f = fault(() => t.prog.run({ data: frame }));
+    const f = fault(() => t.prog.run({ data: frame }));
     assert.equal(f.kind, "memory");
     assert.equal(f.access?.write, true);
     assert.equal(f.access?.region, "context");
