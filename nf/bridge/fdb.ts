@@ -1,6 +1,7 @@
 // The forwarding database from the control plane: the `fdb` table (show, add static, delete),
 // aging (freeing entries the data plane already treats as unknown) and flushing entries that
 // point at ports that went away or left the VLAN.
+import { BatchCursor } from "../../src/bpf/map/map.js";
 import { NotFoundError, ValidationError } from "../../src/core/errors.js";
 import type { InstanceContext, PortInfo, TableHandler } from "../../src/core/nf-api.js";
 import {
@@ -22,6 +23,7 @@ import type { BridgePort } from "./layout.js";
 import { portRecord } from "./vlans.js";
 
 export const DEFAULT_AGING_SECONDS = 300;
+const FDB_BATCH = 4096;
 
 /** The data plane's clock (bpf_ktime_get_coarse_ns is CLOCK_MONOTONIC_COARSE; same epoch). */
 export const monotonicNs = (): bigint => process.hrtime.bigint();
@@ -38,19 +40,52 @@ export function writeConfig(ctx: InstanceContext, config: Readonly<Record<string
 const isStale = (e: FdbEntry, now: bigint, aging: bigint): boolean =>
   (e.flags & FdbFlags.STATIC) === 0 && now - e.seen > aging;
 
-function entries(ctx: InstanceContext): [FdbKey, FdbEntry, Buffer][] {
-  const out: [FdbKey, FdbEntry, Buffer][] = [];
-  for (const [k, v] of ctx.map(Maps.fdb).entries()) out.push([decodeFdbKey(k), decodeFdbEntry(v), k]);
+/** Every entry, decoded (for the table; sweeps use scanFdb). */
+function entries(ctx: InstanceContext): [FdbKey, FdbEntry][] {
+  const out: [FdbKey, FdbEntry][] = [];
+  for (const [k, v] of ctx.map(Maps.fdb).entriesBatched(FDB_BATCH))
+    out.push([decodeFdbKey(k), decodeFdbEntry(v)]);
   return out;
 }
+
+/**
+ * Deletes the entries `doomed` picks, reading the table in batches without decoding it: the aging
+ * sweep reads the whole table every few seconds. `doomed` gets the raw key and value (valid only
+ * during the call). Returns how many were deleted.
+ */
+function sweepFdb(ctx: InstanceContext, doomed: (key: Buffer, value: Buffer) => boolean): number {
+  const map = ctx.map(Maps.fdb);
+  const out = map.batchBuffers(FDB_BATCH);
+  const cursor = new BatchCursor();
+  const gone: Buffer[] = [];
+  while (!cursor.done) {
+    const c = map.lookupBatch(cursor, FDB_BATCH, out);
+    for (let i = 0; i < c.count; i++) {
+      const key = c.keys.subarray(i * map.keySize, (i + 1) * map.keySize);
+      if (doomed(key, c.values.subarray(i * map.valueSize, (i + 1) * map.valueSize)))
+        gone.push(Buffer.from(key));
+    }
+  }
+  try {
+    return map.deleteBatch(gone);
+  } catch {
+    // One vanished meanwhile (the batch stops there): the rest one by one.
+    let n = 0;
+    for (const k of gone) if (map.delete(k)) n++;
+    return n;
+  }
+}
+
+// Raw field access (struct br_fdb_key / struct br_fdb_entry).
+const keyVlan = (k: Buffer) => k.readUInt16LE(6);
+const entryPort = (v: Buffer) => v.readUInt32LE(0);
+const entryStatic = (v: Buffer) => (v.readUInt32LE(4) & FdbFlags.STATIC) !== 0;
+const entrySeen = (v: Buffer) => v.readBigUInt64LE(8);
 
 /** Frees learned entries older than the aging time. Returns how many. */
 export function ageFdb(ctx: InstanceContext, now = monotonicNs()): number {
   const aging = agingNs(ctx.config);
-  const map = ctx.map(Maps.fdb);
-  let n = 0;
-  for (const [, e, key] of entries(ctx)) if (isStale(e, now, aging) && map.delete(key)) n++;
-  return n;
+  return sweepFdb(ctx, (_, v) => !entryStatic(v) && now - entrySeen(v) > aging);
 }
 
 /**
@@ -60,14 +95,10 @@ export function ageFdb(ctx: InstanceContext, now = monotonicNs()): number {
  */
 export function flushFdb(ctx: InstanceContext, ports: readonly BridgePort[]): number {
   const byIndex = new Map(ports.map((p) => [p.index, p]));
-  const map = ctx.map(Maps.fdb);
-  let n = 0;
-  for (const [k, e, key] of entries(ctx)) {
-    const p = byIndex.get(e.port);
-    const keep = p && ((e.flags & FdbFlags.STATIC) !== 0 || (p.connected && p.record.vlans.has(k.vlan)));
-    if (!keep && map.delete(key)) n++;
-  }
-  return n;
+  return sweepFdb(ctx, (k, v) => {
+    const p = byIndex.get(entryPort(v));
+    return !p || (!entryStatic(v) && !(p.connected && p.record.vlans.has(keyVlan(k))));
+  });
 }
 
 // ---- the table ----
