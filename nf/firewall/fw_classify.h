@@ -279,7 +279,9 @@ static __always_inline const struct fw_rule_action *fw_match(struct fw_search *s
 		__u32 idx;
 		int r = fw_search_rules(s);
 
-		if (r < 0 || r >= FW_MAX_RULES)
+		/* The all-rules class has every bit set: with no rule looking at any field, the "match"
+		 * can be past the last rule. */
+		if (r < 0 || r >= FW_MAX_RULES || (__u32)r >= g->nrules)
 			return 0;
 		idx = gen * FW_MAX_RULES + (__u32)r;
 		a = bpf_map_lookup_elem(&fw_actions, &idx);

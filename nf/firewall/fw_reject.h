@@ -265,7 +265,10 @@ static __always_inline int fw_reject_icmp(const struct px_ctx *pc, const struct 
 	__u64 q;
 	__s64 sum;
 
-	if (l2 > FW_L2_MAX || (void *)(ip + 40) > end)
+	if (l2 > FW_L2_MAX)
+		return -1;
+	ip = data + l2;
+	if ((void *)(ip + 20) > end || (p->family == 6 && (void *)(ip + 40) > end))
 		return -1;
 	if (p->frag)
 		return -1;

@@ -15,11 +15,18 @@ export class AddressError extends Error {
   override name = "AddressError";
 }
 
+const V4_RE = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
+
 function parseIpv4(s: string): Buffer | undefined {
-  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(s);
+  const m = V4_RE.exec(s);
   if (!m) return undefined;
-  const b = m.slice(1).map(Number);
-  return b.every((x) => x <= 255) ? Buffer.from(b) : undefined;
+  const out = Buffer.allocUnsafe(4);
+  for (let i = 0; i < 4; i++) {
+    const n = +m[i + 1];
+    if (n > 255) return undefined;
+    out[i] = n;
+  }
+  return out;
 }
 
 /** An address of either family, or undefined. */
@@ -30,9 +37,12 @@ export function parseIp(s: string): { family: Family; addr: Buffer } | undefined
   return v6 ? { family: 6, addr: v6 } : undefined;
 }
 
-/** Clears the bits after `len`. */
+/** Clears the bits after `len` (in a copy). */
 export function maskAddr(addr: Uint8Array, len: number): Buffer {
-  const out = Buffer.from(addr);
+  return maskInPlace(Buffer.from(addr), len);
+}
+
+function maskInPlace(out: Buffer, len: number): Buffer {
   for (let i = 0; i < out.length; i++) {
     const keep = Math.max(0, Math.min(8, len - i * 8));
     out[i] &= keep === 0 ? 0 : (0xff << (8 - keep)) & 0xff;
@@ -55,7 +65,7 @@ export function parsePrefix(text: string): Prefix {
       throw new AddressError(`'${s}': the prefix length must be 0 to ${max}`);
     len = Number(l);
   }
-  return { family: ip.family, addr: maskAddr(ip.addr, len), len };
+  return { family: ip.family, addr: len === max ? ip.addr : maskInPlace(ip.addr, len), len };
 }
 
 export function formatIp(family: Family, addr: Uint8Array): string {
@@ -67,5 +77,10 @@ export const formatPrefix = (p: Prefix): string => `${formatIp(p.family, p.addr)
 /** Whether prefix `outer` contains prefix `inner` (same family). */
 export function contains(outer: Prefix, inner: Prefix): boolean {
   if (outer.family !== inner.family || outer.len > inner.len) return false;
-  return maskAddr(inner.addr, outer.len).equals(outer.addr);
+  const full = outer.len >> 3;
+  for (let i = 0; i < full; i++) if (outer.addr[i] !== inner.addr[i]) return false;
+  const rest = outer.len & 7;
+  if (!rest) return true;
+  const m = (0xff << (8 - rest)) & 0xff;
+  return (inner.addr[full] & m) === outer.addr[full];
 }

@@ -4,7 +4,7 @@
 // elementary intervals by the rules' range boundaries, prefixes become the longest-prefix classes
 // of a trie walked from short to long prefixes, and small domains (family, protocol, connection
 // state, TCP flags) are enumerated. Pure: no kernel, no I/O.
-import { maskAddr, type Family, type Prefix } from "./addr.js";
+import { contains, type Family, type Prefix } from "./addr.js";
 import {
   Action,
   BLOCK_RULES,
@@ -21,7 +21,6 @@ import {
   MAX_RULES,
   META_KEYS,
   Reject,
-  metaKey,
 } from "./abi.js";
 import { REJECT_WITH, type RangeSpec, type Rule } from "./rules.js";
 
@@ -39,11 +38,40 @@ const clearBit = (b: Bits, i: number) => (b[i >>> 5] &= ~(1 << (i & 31)));
 const hasBit = (b: Bits, i: number) => (b[i >>> 5] & (1 << (i & 31))) !== 0;
 
 export interface ClassRecord {
-  /** Bit b: block b has rules of the class. */
-  summary: bigint;
+  /** Bit b of the summary (lo: blocks 0-31, hi: 32-63): block b has rules of the class. */
+  lo: number;
+  hi: number;
   /** Local index of its first non-empty block. */
   base: number;
 }
+
+/** A random word per rule: a set's hash is the XOR of its rules' words, updated bit by bit. */
+const ZOBRIST = (() => {
+  const z = new Uint32Array(MAX_RULES);
+  let x = 0x9e3779b9;
+  for (let i = 0; i < MAX_RULES; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    z[i] = x >>> 0;
+  }
+  return z;
+})();
+
+export function setHash(bits: Bits): number {
+  let h = 0;
+  for (let w = 0; w < bits.length; w++) {
+    let v = bits[w];
+    while (v) {
+      const t = v & -v;
+      h ^= ZOBRIST[w * 32 + 31 - Math.clz32(t)];
+      v ^= t;
+    }
+  }
+  return h >>> 0;
+}
+
+const toggle = (h: number, i: number): number => (h ^ ZOBRIST[i]) >>> 0;
 
 /** Classes and their blocks, deduplicated by content. Class 0 is every rule (blocks 0..63). */
 export class ClassPool {
@@ -51,37 +79,48 @@ export class ClassPool {
   /** 8 words per block. */
   blocks = new Uint32Array(BLOCKS * WORDS_PER_BLOCK * 4);
   nblocks = 0;
-  private readonly byHash = new Map<number, { bits: Bits; cls: number }[]>();
+  private readonly byHash = new Map<number, number[]>();
 
   constructor(readonly nwords: number) {
     this.blocks.fill(0xffffffff, 0, BLOCKS * WORDS_PER_BLOCK);
     this.nblocks = BLOCKS;
-    this.classes.push({ summary: (1n << BigInt(BLOCKS)) - 1n, base: 0 });
+    this.classes.push({ lo: 0xffffffff, hi: 0xffffffff, base: 0 });
   }
 
-  private hash(bits: Bits): number {
-    let h = 0x811c9dc5;
-    for (let i = 0; i < bits.length; i++) h = Math.imul(h ^ bits[i], 0x01000193) >>> 0;
-    return h;
+  /** Whether class `cls` holds exactly the rules of `bits`. */
+  private equals(cls: number, bits: Bits): boolean {
+    const rec = this.classes[cls];
+    let k = rec.base;
+    for (let b = 0, from = 0; from < bits.length; b++, from += WORDS_PER_BLOCK) {
+      const to = Math.min(from + WORDS_PER_BLOCK, bits.length);
+      const has = b < 32 ? (rec.lo >>> b) & 1 : (rec.hi >>> (b - 32)) & 1;
+      if (has) {
+        const at = k * WORDS_PER_BLOCK - from;
+        for (let i = from; i < to; i++) if (this.blocks[at + i] !== bits[i]) return false;
+        k++;
+      } else for (let i = from; i < to; i++) if (bits[i]) return false;
+    }
+    return true;
   }
 
-  /** The class of `bits` (a new one unless an equal set has one). */
-  add(bits: Bits): number {
-    const h = this.hash(bits);
-    const bucket = this.byHash.get(h);
-    if (bucket)
-      for (const e of bucket) if (e.bits.length === bits.length && e.bits.every((w, i) => w === bits[i])) return e.cls;
+  /** The class of `bits` (a new one unless an equal set has one); `hash` is setHash(bits). */
+  add(bits: Bits, hash = setHash(bits)): number {
+    const bucket = this.byHash.get(hash);
+    if (bucket) for (const cls of bucket) if (this.equals(cls, bits)) return cls;
     if (this.classes.length >= GEN_CLASSES)
       throw new CompileError(
         `the rule set needs more than ${GEN_CLASSES.toLocaleString("en")} distinct classes of values: use fewer distinct addresses and ports, or fewer rules`,
       );
-    let summary = 0n;
+    let lo = 0;
+    let hi = 0;
     const base = this.nblocks;
-    for (let b = 0; b * WORDS_PER_BLOCK < bits.length; b++) {
-      const from = b * WORDS_PER_BLOCK;
-      const slice = bits.subarray(from, Math.min(from + WORDS_PER_BLOCK, bits.length));
-      if (slice.every((w) => w === 0)) continue;
-      summary |= 1n << BigInt(b);
+    for (let b = 0, from = 0; from < bits.length; b++, from += WORDS_PER_BLOCK) {
+      const to = Math.min(from + WORDS_PER_BLOCK, bits.length);
+      let any = 0;
+      for (let i = from; i < to; i++) any |= bits[i];
+      if (!any) continue;
+      if (b < 32) lo |= 1 << b;
+      else hi |= 1 << (b - 32);
       if (this.nblocks >= GEN_BLOCKS)
         throw new CompileError(
           `the rule set needs more than ${GEN_BLOCKS.toLocaleString("en")} rule blocks: use fewer distinct addresses and ports, or fewer rules`,
@@ -91,14 +130,13 @@ export class ClassPool {
         grown.set(this.blocks);
         this.blocks = grown;
       }
-      this.blocks.set(slice, this.nblocks * WORDS_PER_BLOCK);
+      this.blocks.set(bits.subarray(from, to), this.nblocks * WORDS_PER_BLOCK);
       this.nblocks++;
     }
     const cls = this.classes.length;
-    this.classes.push({ summary, base });
-    const copy = Uint32Array.from(bits);
-    if (bucket) bucket.push({ bits: copy, cls });
-    else this.byHash.set(h, [{ bits: copy, cls }]);
+    this.classes.push({ lo: lo >>> 0, hi: hi >>> 0, base });
+    if (bucket) bucket.push(cls);
+    else this.byHash.set(hash, [cls]);
     return cls;
   }
 }
@@ -148,7 +186,9 @@ export function compileRules(input: readonly Rule[], opts: CompileOptions): Comp
   const rules = [...input].sort((a, b) => a.id - b.id);
   const n = rules.length;
   if (n > MAX_RULES)
-    throw new CompileError(`${n.toLocaleString("en")} rules are more than the ${MAX_RULES.toLocaleString("en")} a firewall holds`);
+    throw new CompileError(
+      `${n.toLocaleString("en")} rules are more than the ${MAX_RULES.toLocaleString("en")} a firewall holds`,
+    );
   for (let i = 1; i < n; i++)
     if (rules[i].id === rules[i - 1].id) throw new CompileError(`two rules have id ${rules[i].id}`);
   const counting = rules.filter((r) => r.action === "count");
@@ -157,7 +197,9 @@ export function compileRules(input: readonly Rule[], opts: CompileOptions): Comp
       `${counting.length} count rules (ids ${counting
         .slice(0, 10)
         .map((r) => r.id)
-        .join(", ")}${counting.length > 10 ? ", ..." : ""}) are more than the ${MAX_COUNT_CHAIN - 1} a rule set may have: every rule counts its packets anyway`,
+        .join(
+          ", ",
+        )}${counting.length > 10 ? ", ..." : ""}) are more than the ${MAX_COUNT_CHAIN - 1} a rule set may have: every rule counts its packets anyway`,
     );
   const nwords = Math.max(1, Math.ceil(n / 32));
   const pool = new ClassPool(nwords);
@@ -186,7 +228,10 @@ export function compileRules(input: readonly Rule[], opts: CompileOptions): Comp
   });
   const meta = new Uint32Array(META_KEYS);
   const metaWild = (r: Rule) =>
-    r.families.length === 2 && !r.proto && r.states === undefined && !(r.sport || r.dport || r.icmpType || r.icmpCode || r.tcpFlags);
+    r.families.length === 2 &&
+    !r.proto &&
+    r.states === undefined &&
+    !(r.sport || r.dport || r.icmpType || r.icmpCode || r.tcpFlags);
   if (rules.some((r) => !metaWild(r))) {
     used |= 1 << Field.META;
     const list = [...groups.values()];
@@ -240,18 +285,22 @@ export function compileRules(input: readonly Rule[], opts: CompileOptions): Comp
     });
     const count = new Int32Array(n);
     const positions = [...events.keys()].sort((a, b) => a - b);
+    let hash = setHash(cur);
     let pos = 0;
     for (const p of positions) {
-      if (p > pos) out.fill(pool.add(cur), pos, p);
+      if (p > pos) out.fill(pool.add(cur, hash), pos, p);
       for (const e of events.get(p) ?? []) {
         count[e.rule] += e.delta;
-        const covered = count[e.rule] > 0;
-        if (covered !== specs[e.rule]?.negate) setBit(cur, e.rule);
-        else clearBit(cur, e.rule);
+        const want = count[e.rule] > 0 !== specs[e.rule]?.negate;
+        if (want !== hasBit(cur, e.rule)) {
+          if (want) setBit(cur, e.rule);
+          else clearBit(cur, e.rule);
+          hash = toggle(hash, e.rule);
+        }
       }
       pos = p;
     }
-    out.fill(pool.add(cur), pos, 65536);
+    out.fill(pool.add(cur, hash), pos, 65536);
     return out;
   };
   const sport = sweep(Field.SPORT, (r) => r.sport ?? r.icmpType);
@@ -287,7 +336,9 @@ export function compileRules(input: readonly Rule[], opts: CompileOptions): Comp
     });
     const all = new Set(indexes.flatMap((s) => [...s]));
     if (all.size > GEN_IIF)
-      throw new CompileError(`rules name ${all.size} interfaces, more than the ${GEN_IIF} a firewall tells apart`);
+      throw new CompileError(
+        `rules name ${all.size} interfaces, more than the ${GEN_IIF} a firewall tells apart`,
+      );
     iif.dflt = pool.add(bitsOf((r) => !r.iif || r.iif.negate));
     for (const ifindex of all)
       iif.entries.set(
@@ -300,7 +351,12 @@ export function compileRules(input: readonly Rule[], opts: CompileOptions): Comp
   const prefixTable = (field: "src" | "dst", fam: Family): PrefixTable => {
     const wild = empty();
     const negs = empty();
-    const byKey = new Map<string, { p: Prefix; pos: number[]; neg: number[] }>();
+    /** Map key of a prefix: a number for IPv4 (length and address), hex text for IPv6. */
+    const keyOf = (len: number, addr: Uint8Array): string | number =>
+      fam === 4
+        ? len * 0x100000000 + (((addr[0] << 24) | (addr[1] << 16) | (addr[2] << 8) | addr[3]) >>> 0)
+        : `${len}/${Buffer.from(addr).toString("hex")}`;
+    const byKey = new Map<string | number, { p: Prefix; pos: number[]; neg: number[] }>();
     rules.forEach((r, i) => {
       if (!r.families.includes(fam)) return;
       const s = r[field];
@@ -312,7 +368,7 @@ export function compileRules(input: readonly Rule[], opts: CompileOptions): Comp
       }
       if (s.negate) setBit(negs, i);
       for (const p of mine) {
-        const k = `${p.len}/${p.addr.toString("hex")}`;
+        const k = keyOf(p.len, p.addr);
         let e = byKey.get(k);
         if (!e) byKey.set(k, (e = { p, pos: [], neg: [] }));
         (s.negate ? e.neg : e.pos).push(i);
@@ -320,26 +376,45 @@ export function compileRules(input: readonly Rule[], opts: CompileOptions): Comp
     });
     const dfltBits = empty();
     for (let w = 0; w < nwords; w++) dfltBits[w] = wild[w] | negs[w];
-    const dflt = pool.add(dfltBits);
+    const dfltHash = setHash(dfltBits);
+    const dflt = pool.add(dfltBits, dfltHash);
     const table: PrefixTable = { entries: [], lens: [], dflt };
     if (!byKey.size) return table;
-    const sorted = [...byKey.values()].sort((a, b) => a.p.len - b.p.len);
-    const lensAsc = [...new Set(sorted.map((e) => e.p.len))];
-    const bitsByKey = new Map<string, { bits: Bits; cls: number }>();
-    for (const e of sorted) {
-      let parent: { bits: Bits; cls: number } | undefined;
-      for (let li = lensAsc.indexOf(e.p.len) - 1; li >= 0 && !parent; li--) {
-        const l = lensAsc[li];
-        parent = bitsByKey.get(`${l}/${maskAddr(e.p.addr, l).toString("hex")}`);
-      }
-      const bits = Uint32Array.from(parent?.bits ?? dfltBits);
-      for (const i of e.pos) setBit(bits, i);
-      for (const i of e.neg) clearBit(bits, i);
-      const cls = pool.add(bits);
-      bitsByKey.set(`${e.p.len}/${e.p.addr.toString("hex")}`, { bits, cls });
+    // Address order, shorter first on ties: a prefix comes right before the prefixes inside it, so
+    // a stack of the prefixes around the current one gives its parent.
+    const sorted = [...byKey.values()].sort(
+      (a, b) => Buffer.compare(a.p.addr, b.p.addr) || a.p.len - b.p.len,
+    );
+    const stack: { p: Prefix; bits: Bits; hash: number; cls: number }[] = [];
+    const flipped: number[] = [];
+    sorted.forEach((e, k) => {
+      while (stack.length && !contains(stack[stack.length - 1].p, e.p)) stack.pop();
+      const parent = stack[stack.length - 1];
+      // Prefixes with more specific ones inside get their own copy; the others (most /32s) borrow
+      // their parent's set and put it back.
+      const inner = k + 1 < sorted.length && contains(e.p, sorted[k + 1].p);
+      const from = parent?.bits ?? dfltBits;
+      const bits = inner ? from.slice() : from;
+      let hash = parent?.hash ?? dfltHash;
+      flipped.length = 0;
+      for (const i of e.pos)
+        if (!hasBit(bits, i)) {
+          setBit(bits, i);
+          hash = toggle(hash, i);
+          flipped.push(i);
+        }
+      for (const i of e.neg)
+        if (hasBit(bits, i)) {
+          clearBit(bits, i);
+          hash = toggle(hash, i);
+          flipped.push(i);
+        }
+      const cls = pool.add(bits, hash);
+      if (inner) stack.push({ p: e.p, bits, hash, cls });
+      else for (const i of flipped) bits[i >>> 5] ^= 1 << (i & 31);
       // An entry with its parent's class changes nothing: the lookup falls through to the parent.
       if (cls !== (parent?.cls ?? dflt)) table.entries.push({ len: e.p.len, addr: e.p.addr, cls });
-    }
+    });
     table.lens = [...new Set(table.entries.map((x) => x.len))].sort((a, b) => b - a);
     return table;
   };
@@ -351,9 +426,13 @@ export function compileRules(input: readonly Rule[], opts: CompileOptions): Comp
   const v4 = pfx[0].v4.entries.length + pfx[1].v4.entries.length;
   const v6 = pfx[0].v6.entries.length + pfx[1].v6.entries.length;
   if (v4 > GEN_PFX4)
-    throw new CompileError(`the rule set needs ${v4.toLocaleString("en")} IPv4 prefix entries, more than ${GEN_PFX4.toLocaleString("en")}`);
+    throw new CompileError(
+      `the rule set needs ${v4.toLocaleString("en")} IPv4 prefix entries, more than ${GEN_PFX4.toLocaleString("en")}`,
+    );
   if (v6 > GEN_PFX6)
-    throw new CompileError(`the rule set needs ${v6.toLocaleString("en")} IPv6 prefix entries, more than ${GEN_PFX6.toLocaleString("en")}`);
+    throw new CompileError(
+      `the rule set needs ${v6.toLocaleString("en")} IPv6 prefix entries, more than ${GEN_PFX6.toLocaleString("en")}`,
+    );
 
   return {
     rules,
@@ -380,7 +459,7 @@ export function classRules(c: CompiledRules, cls: number): number[] {
   const out: number[] = [];
   let k = rec.base;
   for (let b = 0; b < BLOCKS; b++) {
-    if (!(rec.summary & (1n << BigInt(b)))) continue;
+    if (!((b < 32 ? rec.lo >>> b : rec.hi >>> (b - 32)) & 1)) continue;
     for (let j = 0; j < BLOCK_RULES; j++) {
       const idx = b * BLOCK_RULES + j;
       if (idx < c.rules.length && hasBit(c.pool.blocks.subarray(k * WORDS_PER_BLOCK), j)) out.push(idx);

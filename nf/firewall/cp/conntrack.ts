@@ -123,7 +123,7 @@ export function connectionView(e: CtEntry, now: bigint): Record<string, unknown>
     row.sport = sp;
     row.dport = dp;
   }
-  row.state = e.proto === TCP ? TCP_STATE_NAMES[e.tcp] ?? String(e.tcp) : replied ? "replied" : "unreplied";
+  row.state = e.proto === TCP ? (TCP_STATE_NAMES[e.tcp] ?? String(e.tcp)) : replied ? "replied" : "unreplied";
   row.replied = replied;
   row.expires = Math.max(0, Number((e.expires - now) / 1_000_000n) / 1000);
   return row;

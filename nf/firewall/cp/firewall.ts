@@ -46,7 +46,9 @@ export class Firewall {
   private readonly singles = new Map<number, Rule>();
   /** Counter slot and definition hash per rule id (mirrored in fw_rule_ids). */
   private readonly slots = new Map<number, { slot: number; hash: number }>();
+  /** Counter slots not in use, oldest freed first (reuse comes late: in-flight packets are done). */
   private free: number[] = [];
+  private freeHead = 0;
   private compiled: CompiledRules | undefined;
   private origins = new Map<number, Origin>();
   private started = false;
@@ -71,10 +73,12 @@ export class Firewall {
       this.slots.clear();
       for (const [k, v] of this.ctx.map("fw_rule_ids").entriesBatched()) {
         const m = decodeRuleMeta(v);
-        if (m.counter >= 1 && m.counter <= MAX_RULES) this.slots.set(k.readUInt32LE(0), { slot: m.counter, hash: m.hash });
+        if (m.counter >= 1 && m.counter <= MAX_RULES)
+          this.slots.set(k.readUInt32LE(0), { slot: m.counter, hash: m.hash });
       }
       const taken = new Set([...this.slots.values()].map((s) => s.slot));
       this.free = [];
+      this.freeHead = 0;
       for (let s = 1; s <= MAX_RULES; s++) if (!taken.has(s)) this.free.push(s);
       this.installer.adopt();
       this.applyConfig(this.ctx.config);
@@ -101,7 +105,10 @@ export class Firewall {
   // ---- rules ----
 
   /** The rules in force: every rule set's, then single rules (replacing rule-set rules by id). */
-  private effective(sets: Map<string, RuleSet>, singles: Map<number, Rule>): { rules: Rule[]; origins: Map<number, Origin> } {
+  private effective(
+    sets: Map<string, RuleSet>,
+    singles: Map<number, Rule>,
+  ): { rules: Rule[]; origins: Map<number, Origin> } {
     const byId = new Map<number, Rule>();
     const origins = new Map<number, Origin>();
     for (const [name, s] of sets)
@@ -129,7 +136,11 @@ export class Firewall {
    * Compiles and installs the rules of `sets` and `singles`, and makes them the current ones.
    * Nothing changes when they do not compile. Before start() it only checks and keeps them.
    */
-  private async commit(sets: Map<string, RuleSet>, singles: Map<number, Rule>, strict: boolean): Promise<void> {
+  private async commit(
+    sets: Map<string, RuleSet>,
+    singles: Map<number, Rule>,
+    strict: boolean,
+  ): Promise<void> {
     let eff: ReturnType<Firewall["effective"]>;
     let c: CompiledRules;
     try {
@@ -145,19 +156,22 @@ export class Firewall {
         `rule ${r?.id}: iif ${name}: no such interface in the daemon's network namespace (check ip link)`,
       );
     }
-    if (sets !== this.rulesets) {
-      this.rulesets.clear();
-      for (const [k, v] of sets) this.rulesets.set(k, v);
-    }
-    if (singles !== this.singles) {
-      this.singles.clear();
-      for (const [k, v] of singles) this.singles.set(k, v);
-    }
-    if (!this.started) return;
+    const adopt = () => {
+      if (sets !== this.rulesets) {
+        this.rulesets.clear();
+        for (const [k, v] of sets) this.rulesets.set(k, v);
+      }
+      if (singles !== this.singles) {
+        this.singles.clear();
+        for (const [k, v] of singles) this.singles.set(k, v);
+      }
+    };
+    if (!this.started) return adopt();
 
     // Counter slots: a rule keeps its slot while its definition stays; new ones get zeroed slots.
     const keep = new Map<number, { slot: number; hash: number }>();
     const fresh: number[] = [];
+    const headBefore = this.freeHead;
     const counters = c.rules.map((r) => {
       const h = ruleHash(r);
       const had = this.slots.get(r.id);
@@ -165,14 +179,22 @@ export class Firewall {
         keep.set(r.id, had);
         return had.slot;
       }
-      const slot = this.free.shift();
-      if (slot === undefined) throw new ValidationError("no counter slot left");
+      const slot = this.freeHead < this.free.length ? this.free[this.freeHead++] : undefined;
+      if (slot === undefined) {
+        this.freeHead = headBefore;
+        throw new ValidationError("no counter slot left");
+      }
       fresh.push(slot);
       keep.set(r.id, { slot, hash: h });
       return slot;
     });
     if (!this.compiled) fresh.push(0); // the default policy's counter starts at zero too
-    await this.installer.install(c, counters, fresh);
+    try {
+      await this.installer.install(c, counters, fresh);
+    } catch (e) {
+      this.freeHead = headBefore; // the slots taken above stay free
+      throw e;
+    }
 
     // Bookkeeping for restarts, then the slots given up.
     const ids = this.ctx.map("fw_rule_ids");
@@ -184,14 +206,22 @@ export class Firewall {
         changed.map(([id]) => u32(id)),
         changed.map(([, s]) => ruleMeta(s.slot, s.hash)),
       );
+    if (this.freeHead > 4096) {
+      this.free = this.free.slice(this.freeHead);
+      this.freeHead = 0;
+    }
     for (const [id, s] of this.slots) if (keep.get(id)?.slot !== s.slot) this.free.push(s.slot);
     this.slots.clear();
     for (const [id, s] of keep) this.slots.set(id, s);
+    adopt();
     this.compiled = c;
     this.origins = eff.origins;
     this.ifaces = this.interfaceText(c);
     for (const name of c.missingInterfaces)
-      this.ctx.event("rules.iif", `interface ${name} does not exist: rules naming it match nothing on it until it does`);
+      this.ctx.event(
+        "rules.iif",
+        `interface ${name} does not exist: rules naming it match nothing on it until it does`,
+      );
   }
 
   private interfaceText(c: CompiledRules): string {
@@ -216,7 +246,8 @@ export class Firewall {
   deleteRule(key: Record<string, unknown>): Promise<void> {
     return this.queue.run(async () => {
       const id = Number(key.id);
-      if (!Number.isInteger(id) || id < 1) throw new ValidationError(`say which rule: id (got ${JSON.stringify(key.id)})`);
+      if (!Number.isInteger(id) || id < 1)
+        throw new ValidationError(`say which rule: id (got ${JSON.stringify(key.id)})`);
       if (!this.singles.has(id)) {
         const set = [...this.rulesets].find(([, s]) => s.rules.some((r) => r.id === id));
         if (set)
@@ -238,17 +269,25 @@ export class Firewall {
       try {
         list = parseYaml(raw);
       } catch (e) {
-        throw new RuleError(`rule set ${name}: not valid YAML or JSON: ${(e as Error).message.split("\n")[0]}`);
+        throw new RuleError(
+          `rule set ${name}: not valid YAML or JSON: ${(e as Error).message.split("\n")[0]}`,
+        );
       }
     }
     if (list && typeof list === "object" && !Array.isArray(list) && "rules" in list)
       list = (list as { rules: unknown }).rules; // a file with a top-level `rules:` key
     if (!Array.isArray(list)) throw new RuleError(`rule set ${name}: rules must be a list of rules`);
     if (list.length > MAX_RULES)
-      throw new RuleError(`rule set ${name}: ${list.length.toLocaleString("en")} rules, at most ${MAX_RULES.toLocaleString("en")}`);
-    const withIds = list.filter((e) => e && typeof e === "object" && (e as Record<string, unknown>).id !== undefined).length;
+      throw new RuleError(
+        `rule set ${name}: ${list.length.toLocaleString("en")} rules, at most ${MAX_RULES.toLocaleString("en")}`,
+      );
+    const withIds = list.filter(
+      (e) => e && typeof e === "object" && (e as Record<string, unknown>).id !== undefined,
+    ).length;
     if (withIds && withIds !== list.length)
-      throw new RuleError(`rule set ${name}: give every rule an id, or none (they are then numbered 10, 20, 30...)`);
+      throw new RuleError(
+        `rule set ${name}: give every rule an id, or none (they are then numbered 10, 20, 30...)`,
+      );
     return list.map((e, i) => {
       const where = `rule set ${name}, rule #${i + 1}`;
       if (!e || typeof e !== "object" || Array.isArray(e)) throw new RuleError(`${where}: not a rule object`);
@@ -264,7 +303,10 @@ export class Firewall {
           `a rule set needs a name of letters, digits, '.', '_' and '-' (at most 31), got ${JSON.stringify(entry.name)}`,
         );
       const unknown = Object.keys(entry).filter((k) => k !== "name" && k !== "rules");
-      if (unknown.length) throw new ValidationError(`rule set ${name}: unknown field ${unknown.join(", ")} (fields: name, rules)`);
+      if (unknown.length)
+        throw new ValidationError(
+          `rule set ${name}: unknown field ${unknown.join(", ")} (fields: name, rules)`,
+        );
       let rules: Rule[];
       try {
         rules = Firewall.parseRuleSet(name, entry.rules ?? []);
@@ -275,7 +317,9 @@ export class Firewall {
       sets.set(name, { rules, loadedNs: process.hrtime.bigint() });
       await this.commit(sets, this.singles, true);
       if (this.started)
-        this.ctx.map("fw_rulesets").update(rulesetKey(name), rulesetMeta(rules.length, process.hrtime.bigint()));
+        this.ctx
+          .map("fw_rulesets")
+          .update(rulesetKey(name), rulesetMeta(rules.length, process.hrtime.bigint()));
     });
   }
 
@@ -324,7 +368,13 @@ export class Firewall {
       };
     });
     const p = counts.get(0);
-    rows.push({ id: "policy", action: this.cfg.policy, packets: p?.packets ?? 0, bytes: p?.bytes ?? 0, from: "config" });
+    rows.push({
+      id: "policy",
+      action: this.cfg.policy,
+      packets: p?.packets ?? 0,
+      bytes: p?.bytes ?? 0,
+      from: "config",
+    });
     return rows;
   }
 
@@ -349,7 +399,8 @@ export class Firewall {
     return this.queue.run(async () => {
       collectExpired(this.user);
       const c = this.compiled;
-      if (c && this.ifaces && this.interfaceText(c) !== this.ifaces) await this.commit(this.rulesets, this.singles, false);
+      if (c && this.ifaces && this.interfaceText(c) !== this.ifaces)
+        await this.commit(this.rulesets, this.singles, false);
     });
   }
 }

@@ -130,7 +130,8 @@ export class Installer {
     const classes = views(this.map("fw_classes"));
     pool.classes.forEach((rec, i) => {
       const off = (classBase + i) * CLASS_SIZE;
-      classes.dv.setBigUint64(off, rec.summary, true);
+      classes.dv.setUint32(off, rec.lo, true);
+      classes.dv.setUint32(off + 4, rec.hi, true);
       classes.dv.setUint32(off + 8, blockBase + rec.base, true);
       classes.dv.setUint32(off + 12, 0, true);
     });

@@ -30,7 +30,18 @@ export const PROTOCOLS: Record<string, number> = {
   ospf: 89,
   sctp: 132,
 };
-const PROTO_NAMES: Record<number, string> = { 1: "icmp", 2: "igmp", 6: "tcp", 17: "udp", 47: "gre", 50: "esp", 51: "ah", 58: "icmpv6", 89: "ospf", 132: "sctp" };
+const PROTO_NAMES: Record<number, string> = {
+  1: "icmp",
+  2: "igmp",
+  6: "tcp",
+  17: "udp",
+  47: "gre",
+  50: "esp",
+  51: "ah",
+  58: "icmpv6",
+  89: "ospf",
+  132: "sctp",
+};
 export const TCP = 6;
 export const UDP = 17;
 export const SCTP = 132;
@@ -209,7 +220,8 @@ function tcpFlagsSpec(what: string, v: unknown): { value: number; mask: number }
     const [set, mask] = text.split("/");
     const value = set.trim() === "" ? 0 : bits(set);
     const m = bits(mask);
-    if (value & ~m) throw new RuleError(`${what}: '${text}': the flags before '/' must be among those after it`);
+    if (value & ~m)
+      throw new RuleError(`${what}: '${text}': the flags before '/' must be among those after it`);
     return { value, mask: m };
   }
   let value = 0;
@@ -250,8 +262,7 @@ export function parseRule(entry: Record<string, unknown>, where: string, id?: nu
   const label = entry.id === undefined && id !== undefined ? `${where} (id ${ruleId})` : where;
   const at = (field: string) => `${label}: ${field}`;
 
-  if (!has("action"))
-    throw new RuleError(`${label}: a rule needs an action (${ACTIONS.join(", ")})`);
+  if (!has("action")) throw new RuleError(`${label}: a rule needs an action (${ACTIONS.join(", ")})`);
   const action = String(entry.action).trim().toLowerCase() as ActionName;
   if (!ACTIONS.includes(action))
     throw new RuleError(`${at("action")} '${String(entry.action)}' is not one of ${ACTIONS.join(", ")}`);
@@ -267,7 +278,8 @@ export function parseRule(entry: Record<string, unknown>, where: string, id?: nu
 
   if (has("family")) {
     const f = String(entry.family).trim().toLowerCase();
-    const fam = f === "ipv4" || f === "ip" || f === "4" ? 4 : f === "ipv6" || f === "ip6" || f === "6" ? 6 : undefined;
+    const fam =
+      f === "ipv4" || f === "ip" || f === "4" ? 4 : f === "ipv6" || f === "ip6" || f === "6" ? 6 : undefined;
     if (!fam) throw new RuleError(`${at("family")} '${String(entry.family)}' is not ipv4 or ipv6`);
     restrict([fam], `family ${f}`);
   }
@@ -304,7 +316,9 @@ export function parseRule(entry: Record<string, unknown>, where: string, id?: nu
   const protos = rule.proto && !rule.proto.negate ? rule.proto.values : undefined;
   const needProto = (field: string, ok: (p: number) => boolean, want: string) => {
     if (!protos || !protos.every(ok))
-      throw new RuleError(`${at(field)} needs proto ${want}${protos ? ` (the rule says proto ${entry.proto})` : ""}`);
+      throw new RuleError(
+        `${at(field)} needs proto ${want}${protos ? ` (the rule says proto ${entry.proto})` : ""}`,
+      );
   };
   for (const field of ["sport", "dport"] as const) {
     if (!has(field)) continue;
@@ -343,7 +357,9 @@ export function parseRule(entry: Record<string, unknown>, where: string, id?: nu
   if (has("rejectWith")) {
     const r = String(entry.rejectWith).trim().toLowerCase() as RejectName;
     if (!(r in REJECT_WITH))
-      throw new RuleError(`${at("rejectWith")} '${String(entry.rejectWith)}' is not one of ${Object.keys(REJECT_WITH).join(", ")}`);
+      throw new RuleError(
+        `${at("rejectWith")} '${String(entry.rejectWith)}' is not one of ${Object.keys(REJECT_WITH).join(", ")}`,
+      );
     if (action !== "reject") throw new RuleError(`${at("rejectWith")} only goes with action reject`);
     if (r === "tcp-reset") needProto("rejectWith tcp-reset", (p) => p === TCP, "tcp");
     rule.rejectWith = r;
@@ -380,7 +396,8 @@ export function ruleView(r: Rule): Record<string, unknown> {
     const s = r[f];
     if (s) v[f] = (s.negate ? "!" : "") + s.list.map(formatPrefix).join(",");
   }
-  if (r.proto) v.proto = (r.proto.negate ? "!" : "") + r.proto.values.map((p) => PROTO_NAMES[p] ?? String(p)).join(",");
+  if (r.proto)
+    v.proto = (r.proto.negate ? "!" : "") + r.proto.values.map((p) => PROTO_NAMES[p] ?? String(p)).join(",");
   if (r.sport) v.sport = rangesText(r.sport);
   if (r.dport) v.dport = rangesText(r.dport);
   if (r.icmpType) v.icmpType = rangesText(r.icmpType);
