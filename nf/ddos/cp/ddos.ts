@@ -1,0 +1,398 @@
+// One DDoS mitigator instance's control plane: its configuration (ddos_cfg), its prefixes (single
+// entries from the `src` and `dst` tables, whole lists from the `list` table) merged into the
+// tries the data plane looks up, and the read-only views of what was dropped and why (`sources`,
+// `syn`, `stats`). Every change is checked whole before anything is written: a bad, contradictory
+// or too large definition is refused with a message naming it, and nothing of it is applied.
+import { possibleCpus } from "../../../src/bpf/sys/cpus.js";
+import { NotFoundError, ValidationError } from "../../../src/core/errors.js";
+import type { InstanceContext } from "../../../src/core/nf-api.js";
+import {
+  ACTION_CODES,
+  Action,
+  MAX_LISTS,
+  MAX_PREFIXES,
+  MAX_RULES,
+  STAT_NAMES,
+  decodeBucket,
+  decodeSvc,
+  encodeCfg,
+  encodeListMeta,
+  listKey,
+  readCString,
+  ruleKey,
+  ruleValue,
+  u32,
+  type ActionName,
+  type Side,
+} from "./abi.js";
+import { cfgRecord, ddosConfig, type DdosConfig } from "./config.js";
+import { ListError, parsePrefixList } from "./lists.js";
+import { PrefixError, formatAddr, parsePrefix, prefixText, type Family, type Prefix } from "./prefix.js";
+import { Tries, type TrieEntry } from "./tries.js";
+
+const SIDES: readonly Side[] = ["src", "dst"];
+const FAMILIES: readonly Family[] = [4, 6];
+const LIST_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,30}$/;
+/** Rows the `sources` and `syn` views show at most. */
+const VIEW_ROWS = 1000;
+
+interface Single {
+  prefix: Prefix;
+  action: ActionName;
+}
+
+interface PrefixList {
+  name: string;
+  side: Side;
+  action: ActionName;
+  prefixes: Prefix[];
+  loadedMs: number;
+}
+
+/** What the lists say about one prefix on one side. */
+interface Listed {
+  prefix: Prefix;
+  action: ActionName;
+  lists: string[];
+}
+
+const isSide = (v: unknown): v is Side => v === "src" || v === "dst";
+const isAction = (v: unknown): v is ActionName => v === "drop" || v === "allow";
+
+function checkFields(entry: Record<string, unknown>, allowed: readonly string[], what: string): void {
+  const unknown = Object.keys(entry).filter((k) => !allowed.includes(k));
+  if (unknown.length)
+    throw new ValidationError(
+      `${what}: unknown field${unknown.length > 1 ? "s" : ""} ${unknown.map((u) => `'${u}'`).join(", ")} (fields: ${allowed.join(", ")})`,
+    );
+}
+
+export class Ddos {
+  cfg: DdosConfig;
+  private readonly singles: Record<Side, Map<string, Single>> = { src: new Map(), dst: new Map() };
+  private readonly lists = new Map<string, PrefixList>();
+  /** Per side: prefix text -> what the lists say about it. */
+  private listed: Record<Side, Map<string, Listed>> = { src: new Map(), dst: new Map() };
+  private started = false;
+  private readonly tries: Tries;
+
+  constructor(public ctx: InstanceContext) {
+    this.cfg = ddosConfig(ctx.config);
+    this.tries = new Tries((n) => this.ctx.map(n));
+  }
+
+  /**
+   * Takes over the maps (fresh, or left by an earlier daemon) with what was collected before (the
+   * hypervisor replays configured entries first) and puts the tries in force.
+   */
+  start(): void {
+    for (const side of SIDES)
+      for (const [k, v] of this.ruleMap(side).entries()) {
+        const text = readCString(k);
+        const action = readCString(v);
+        try {
+          const prefix = parsePrefix(text);
+          if (isAction(action) && !this.singles[side].has(prefix.text))
+            this.singles[side].set(prefix.text, { prefix, action });
+        } catch {
+          this.ruleMap(side).delete(k); // not ours: an older layout
+        }
+      }
+    const metas = this.ctx.map("ddos_lists");
+    for (const k of [...metas.keys()]) if (!this.lists.has(readCString(k))) metas.delete(k);
+    this.applyConfig(this.ctx.config);
+    this.started = true;
+    for (const side of SIDES) this.rebuild(side);
+  }
+
+  applyConfig(raw: Readonly<Record<string, unknown>>): void {
+    this.cfg = ddosConfig(raw);
+    this.ctx.map("ddos_cfg").update(u32(0), encodeCfg(cfgRecord(this.cfg)));
+  }
+
+  destroy(): void {
+    this.tries.close();
+  }
+
+  private ruleMap(side: Side) {
+    return this.ctx.map(side === "src" ? "ddos_src_rules" : "ddos_dst_rules");
+  }
+
+  // ---- what is in force ----
+
+  /** The action in force for a prefix: its single entry's, else its lists'. */
+  private effective(side: Side, text: string): ActionName | undefined {
+    return this.singles[side].get(text)?.action ?? this.listed[side].get(text)?.action;
+  }
+
+  /** The prefixes in force on a side, by family. */
+  private entries(side: Side): Record<Family, TrieEntry[]> {
+    const out: Record<Family, TrieEntry[]> = { 4: [], 6: [] };
+    for (const [text, l] of this.listed[side])
+      if (!this.singles[side].has(text))
+        out[l.prefix.family].push({ prefix: l.prefix, action: ACTION_CODES[l.action] });
+    for (const s of this.singles[side].values())
+      out[s.prefix.family].push({ prefix: s.prefix, action: ACTION_CODES[s.action] });
+    return out;
+  }
+
+  private rebuild(side: Side): void {
+    const e = this.entries(side);
+    for (const f of FAMILIES) this.tries.replace(side, f, e[f]);
+  }
+
+  /** How many prefixes of each family a side would hold. */
+  private counts(side: Side, listed: Map<string, Listed>, singles: Map<string, Single>): Record<Family, number> {
+    const n: Record<Family, number> = { 4: 0, 6: 0 };
+    for (const l of listed.values()) n[l.prefix.family]++;
+    for (const [text, s] of singles) if (!listed.has(text)) n[s.prefix.family]++;
+    return n;
+  }
+
+  private checkCapacity(side: Side, n: Record<Family, number>, what: string): void {
+    for (const f of FAMILIES)
+      if (n[f] > MAX_PREFIXES)
+        throw new ValidationError(
+          `${what}: the ${side} side would hold ${n[f].toLocaleString("en")} IPv${f} prefixes, more than the ${MAX_PREFIXES.toLocaleString("en")} it can (counting every list and single entry)`,
+        );
+  }
+
+  /**
+   * The lists' view of one side with list `replaced` taken out and `added` put in. Throws when
+   * `added` gives a prefix another action than a list that has it already.
+   */
+  private index(side: Side, replaced?: string, added?: PrefixList): Map<string, Listed> {
+    const out = new Map<string, Listed>();
+    const put = (l: PrefixList) => {
+      for (const p of l.prefixes) {
+        const have = out.get(p.text);
+        if (!have) out.set(p.text, { prefix: p, action: l.action, lists: [l.name] });
+        else if (have.action === l.action) have.lists.push(l.name);
+        else
+          throw new ValidationError(
+            `list ${l.name}: ${p.text} is '${l.action}' here but '${have.action}' in list ${have.lists[0]}; a prefix has one action (take it out of one list, or override both with a single ${side} entry)`,
+          );
+      }
+    };
+    for (const l of this.lists.values()) if (l.name !== replaced && l.side === side) put(l);
+    if (added?.side === side) put(added);
+    return out;
+  }
+
+  // ---- single entries: the `src` and `dst` tables ----
+
+  /** Adds or replaces a single entry. The entry is rewritten in canonical form (what is recorded). */
+  addSingle(side: Side, entry: Record<string, unknown>): void {
+    checkFields(entry, ["prefix", "action"], `${side} entry`);
+    const action = entry.action ?? "drop";
+    if (typeof entry.prefix !== "string")
+      throw new ValidationError(`${side} entry: 'prefix' is required (e.g. 198.18.0.0/16 or fd00:1::/48)`);
+    let prefix: Prefix;
+    try {
+      prefix = parsePrefix(entry.prefix);
+    } catch (e) {
+      if (e instanceof PrefixError) throw new ValidationError(`${side} ${entry.prefix}: ${e.message}`);
+      throw e;
+    }
+    if (!isAction(action))
+      throw new ValidationError(`${side} ${prefix.text}: action '${String(action)}' is neither drop nor allow`);
+    const singles = this.singles[side];
+    if (!singles.has(prefix.text)) {
+      if (singles.size >= MAX_RULES)
+        throw new ValidationError(
+          `${side} ${prefix.text}: the ${side} table holds ${MAX_RULES} single entries at most; load the rest as a list`,
+        );
+      const next = new Map(singles).set(prefix.text, { prefix, action });
+      this.checkCapacity(side, this.counts(side, this.listed[side], next), `${side} ${prefix.text}`);
+    }
+    // Canonical text in the recorded entry, so that deleting "fd00:0::/16" finds "fd00::/16".
+    entry.prefix = prefix.text;
+    entry.action = action;
+    const present = this.started && this.effective(side, prefix.text) !== undefined;
+    this.ruleMap(side).update(ruleKey(prefix.text), ruleValue(action));
+    singles.set(prefix.text, { prefix, action });
+    if (this.started) this.tries.set(side, prefix.family, prefix, ACTION_CODES[action], present);
+  }
+
+  deleteSingle(side: Side, key: Record<string, unknown>): void {
+    if (typeof key.prefix !== "string") throw new ValidationError(`${side} del: 'prefix' is required`);
+    let prefix: Prefix;
+    try {
+      prefix = parsePrefix(key.prefix);
+    } catch (e) {
+      if (e instanceof PrefixError) throw new ValidationError(`${side} ${key.prefix}: ${e.message}`);
+      throw e;
+    }
+    if (!this.singles[side].has(prefix.text))
+      throw new NotFoundError(`${side} ${prefix.text}: no such entry (lists are deleted with list del NAME)`);
+    key.prefix = prefix.text;
+    this.singles[side].delete(prefix.text);
+    this.ruleMap(side).delete(ruleKey(prefix.text));
+    if (!this.started) return;
+    const after = this.listed[side].get(prefix.text)?.action;
+    this.tries.set(side, prefix.family, prefix, after ? ACTION_CODES[after] : Action.NONE, true);
+  }
+
+  listSingles(side: Side): Record<string, unknown>[] {
+    return [...this.singles[side].values()]
+      .sort((a, b) => (a.prefix.text < b.prefix.text ? -1 : 1))
+      .map((s) => ({
+        prefix: s.prefix.text,
+        action: s.action,
+        packets: Number(this.started ? this.tries.hits(side, s.prefix.family, s.prefix) : 0n),
+        ...(this.listed[side].has(s.prefix.text)
+          ? { overrides: this.listed[side].get(s.prefix.text)?.lists.join(",") }
+          : {}),
+      }));
+  }
+
+  // ---- lists: the `list` table ----
+
+  /** Loads (or reloads) a whole list: checked whole, then swapped in at once. */
+  addList(entry: Record<string, unknown>): void {
+    checkFields(entry, ["name", "side", "action", "prefixes"], "list entry");
+    const name = entry.name;
+    if (typeof name !== "string" || !LIST_NAME.test(name))
+      throw new ValidationError(
+        `list ${JSON.stringify(name ?? "")}: a name is 1-31 letters, digits, '.', '_' or '-', starting with a letter or digit`,
+      );
+    const what = `list ${name}`;
+    if (!isSide(entry.side)) throw new ValidationError(`${what}: side must be src or dst (got ${JSON.stringify(entry.side)})`);
+    const action = entry.action ?? "drop";
+    if (!isAction(action))
+      throw new ValidationError(`${what}: action '${String(action)}' is neither drop nor allow`);
+    if (typeof entry.prefixes !== "string")
+      throw new ValidationError(`${what}: 'prefixes' is required: the list's prefixes as text`);
+    if (!this.lists.has(name) && this.lists.size >= MAX_LISTS)
+      throw new ValidationError(`${what}: ${MAX_LISTS} lists at most; merge some`);
+    let parsed;
+    try {
+      parsed = parsePrefixList(entry.prefixes, what, MAX_PREFIXES);
+    } catch (e) {
+      if (e instanceof ListError) throw new ValidationError(e.message);
+      throw e;
+    }
+    const list: PrefixList = {
+      name,
+      side: entry.side,
+      action,
+      prefixes: [...parsed.v4, ...parsed.v6],
+      loadedMs: Date.now(),
+    };
+    const old = this.lists.get(name);
+    const affected = new Set<Side>([list.side, ...(old ? [old.side] : [])]);
+    const next: Partial<Record<Side, Map<string, Listed>>> = {};
+    for (const side of affected) {
+      next[side] = this.index(side, name, list);
+      this.checkCapacity(side, this.counts(side, next[side], this.singles[side]), what);
+    }
+    // Checked: now apply.
+    this.lists.set(name, list);
+    for (const side of affected) this.listed[side] = next[side] as Map<string, Listed>;
+    this.ctx
+      .map("ddos_lists")
+      .update(
+        listKey(name),
+        encodeListMeta({
+          side: list.side,
+          action,
+          ipv4: parsed.v4.length,
+          ipv6: parsed.v6.length,
+          loadedNs: BigInt(list.loadedMs) * 1_000_000n,
+        }),
+      );
+    if (this.started) for (const side of affected) this.rebuild(side);
+  }
+
+  deleteList(key: Record<string, unknown>): void {
+    const name = String(key.name ?? "");
+    const old = this.lists.get(name);
+    if (!old)
+      throw new NotFoundError(
+        `list ${name}: no such list (lists: ${[...this.lists.keys()].sort().join(", ") || "none"})`,
+      );
+    this.lists.delete(name);
+    this.listed[old.side] = this.index(old.side);
+    this.ctx.map("ddos_lists").delete(listKey(name));
+    if (this.started) this.rebuild(old.side);
+  }
+
+  /** The lists, with the packets their prefixes matched (a prefix in two lists counts for both). */
+  listLists(): Record<string, unknown>[] {
+    const hits = new Map<string, bigint>();
+    for (const side of SIDES) {
+      if (![...this.lists.values()].some((l) => l.side === side)) continue;
+      for (const f of FAMILIES)
+        for (const el of this.tries.elements(side, f)) {
+          if (!el.packets) continue;
+          const listed = this.listed[side].get(prefixText(f, el.addr, el.len));
+          if (!listed || this.singles[side].has(prefixText(f, el.addr, el.len))) continue;
+          for (const n of listed.lists) hits.set(n, (hits.get(n) ?? 0n) + el.packets);
+        }
+    }
+    return [...this.lists.values()]
+      .sort((a, b) => (a.name < b.name ? -1 : 1))
+      .map((l) => ({
+        name: l.name,
+        side: l.side,
+        action: l.action,
+        ipv4: l.prefixes.filter((p) => p.family === 4).length,
+        ipv6: l.prefixes.filter((p) => p.family === 6).length,
+        packets: Number(hits.get(l.name) ?? 0n),
+        loaded: new Date(l.loadedMs).toISOString(),
+      }));
+  }
+
+  // ---- views: what was dropped and why ----
+
+  /** The sources the rate limit dropped packets from, most dropped first. */
+  listSources(): Record<string, unknown>[] {
+    const rows: { source: string; passed: bigint; dropped: bigint }[] = [];
+    for (const [k, v] of this.ctx.map("ddos_rate").entriesBatched(1024)) {
+      const b = decodeBucket(k, v);
+      if (!b.dropped) continue;
+      const bits = b.family === 4 ? this.cfg.ipv4RatePrefix : this.cfg.ipv6RatePrefix;
+      const full = b.family === 4 ? 32 : 128;
+      rows.push({
+        source: bits === full ? formatAddr(b.family, b.addr) : prefixText(b.family, b.addr, bits),
+        passed: b.passed,
+        dropped: b.dropped,
+      });
+    }
+    return rows
+      .sort((a, b) => (a.dropped > b.dropped ? -1 : a.dropped < b.dropped ? 1 : 0))
+      .slice(0, VIEW_ROWS)
+      .map((r) => ({ source: r.source, passed: Number(r.passed), dropped: Number(r.dropped) }));
+  }
+
+  /** Destinations SYNs were seen for, most cookies first. */
+  listSyn(): Record<string, unknown>[] {
+    const now = process.hrtime.bigint(); // CLOCK_MONOTONIC, as bpf_ktime_get_ns()
+    const rows = [...this.ctx.map("ddos_syn").entriesBatched(1024)].map(([k, v]) => decodeSvc(k, v));
+    return rows
+      .sort((a, b) => (a.cookies > b.cookies ? -1 : a.cookies < b.cookies ? 1 : 0))
+      .slice(0, VIEW_ROWS)
+      .map((s) => ({
+        destination: formatAddr(s.family, s.addr),
+        port: s.port,
+        passed: Number(s.passed),
+        cookies: Number(s.cookies),
+        lastPassedSecondsAgo: Number((now > s.passedNs ? now - s.passedNs : 0n) / 1_000_000n) / 1000,
+      }));
+  }
+
+  /** Every counter of ddos_stats, summed over the CPUs. */
+  stats(): Record<string, bigint> {
+    const m = this.ctx.map("ddos_stats");
+    const out: Record<string, bigint> = {};
+    STAT_NAMES.forEach((name, i) => {
+      const vals = m.lookupPerCpu(u32(i)) ?? [];
+      out[name] = vals.slice(0, possibleCpus()).reduce((s, b) => s + b.readBigUInt64LE(0), 0n);
+    });
+    return out;
+  }
+
+  listStats(): Record<string, unknown>[] {
+    return Object.entries(this.stats()).map(([counter, packets]) => ({ counter, packets: Number(packets) }));
+  }
+}
