@@ -8,7 +8,8 @@ import { XDP_PACKET_HEADROOM, XDP_TAILROOM, XdpMd, xdpAccess } from "./context/x
 import type { AccessTable } from "./context/access.js";
 import { CTX, CTX_PERM, CTX_SIZE, CURRENT_CPU, PACKET, PACKET_CAPACITY } from "./layout.js";
 import type { VmProgram } from "./program.js";
-import type { Redirect, RunState } from "./run-state.js";
+import type { Clone, Redirect, RunState } from "./run-state.js";
+import { wireFrame } from "./helpers/vlan.js";
 import type { EngineName, Vm } from "./vm.js";
 
 export type Action = "pass" | "drop" | "tx" | "redirect" | "aborted" | "error";
@@ -18,6 +19,8 @@ export interface PacketResult {
   /** The program's return value (low 32 bits of r0). */
   retval: number;
   redirect?: Redirect;
+  /** Copies bpf_clone_redirect sent (TC), valid until the next packet. */
+  clones?: readonly Clone[];
   /** The fault that stopped the run, for action "error". */
   error?: VmFault;
 }
@@ -151,12 +154,21 @@ export class PacketPipeline {
     }
     const action = actionOf(this.prog.type, retval, run.redirect);
     this.#count(action);
-    return { action, retval, ...(run.redirect ? { redirect: run.redirect } : {}) };
+    return {
+      action,
+      retval,
+      ...(run.redirect ? { redirect: run.redirect } : {}),
+      ...(run.clones.length ? { clones: run.clones } : {}),
+    };
   }
 
-  /** The packet as the program left it (from data to data_end): a view valid until the next packet. */
+  /**
+   * The packet as the program left it (from data to data_end, with a VLAN tag the program pushed
+   * into the skb's metadata): a view valid until the next packet.
+   */
   get output(): Buffer {
     const r = this.#run;
+    if (!this.#xdp && this.vm.mem.u32[(CTX + SkBuff.VLAN_PRESENT) >> 2]) return wireFrame(this.vm, r);
     return Buffer.from(this.vm.mem.memory.buffer, r.data, r.end - r.data);
   }
 

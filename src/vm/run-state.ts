@@ -21,6 +21,15 @@ export interface Redirect {
   broadcast?: boolean;
 }
 
+/** A copy of the packet bpf_clone_redirect sent while the program went on with the original. */
+export interface Clone {
+  ifindex: number;
+  /** BPF_F_INGRESS: delivered to the interface's ingress rather than transmitted. */
+  ingress: boolean;
+  /** The frame as it leaves (a VLAN tag held in the skb's metadata written into it). */
+  data: Buffer;
+}
+
 export class RunState {
   /** The running program (a tail call replaces it). */
   prog: VmProgram;
@@ -37,6 +46,8 @@ export class RunState {
   /** skb fields helpers change (the rest live in the __sk_buff itself). */
   protocol = 0;
   redirect: Redirect | undefined;
+  /** bpf_clone_redirect's copies, in call order. */
+  readonly clones: Clone[] = [];
   tailCalls = 0;
   /** Ring buffers with records reserved during this run. */
   readonly ringbufs = new Set<RingBufMap>();

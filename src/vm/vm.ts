@@ -47,7 +47,7 @@ import type { ContextKind } from "./prepare.js";
 import { VmProgram } from "./program.js";
 import { RegionTable } from "./regions.js";
 import type { Region } from "./regions.js";
-import type { Redirect } from "./run-state.js";
+import type { Clone, Redirect } from "./run-state.js";
 import { RunState } from "./run-state.js";
 import type { RingBufMap } from "./maps/ringbuf.js";
 import { loadVmObject } from "./object.js";
@@ -71,6 +71,11 @@ export interface VmOptions {
   random?: () => number;
   /** Routing state of bpf_fib_lookup (default: none, every lookup is NOT_FWDED). */
   fib?: FibTable;
+  /**
+   * Interfaces bpf_clone_redirect may send to (default: ifindex 1 only, the loopback device of a
+   * fresh network namespace, where the kernel's test runs happen).
+   */
+  hasInterface?: (ifindex: number) => boolean;
 }
 
 export type RunInput = ContextInput & {
@@ -90,6 +95,8 @@ export interface VmRunResult extends ContextOutput {
   retval: number;
   /** Where the program sent the packet (bpf_redirect, bpf_redirect_map), if it did. */
   redirect?: Redirect;
+  /** Copies sent by bpf_clone_redirect, in call order. */
+  clones?: Clone[];
   /** Instructions executed (interpreter only; the last run's when repeating). */
   instructions?: number;
   /** Mean duration of one run in nanoseconds (including the engine's call overhead). */
@@ -124,6 +131,8 @@ export class Vm implements MapHost {
   budget: number;
   engine: EngineName;
   fib: FibTable | undefined;
+  /** Interfaces bpf_clone_redirect may send to (see VmOptions.hasInterface). */
+  hasInterface: (ifindex: number) => boolean;
   readonly options: VmOptions;
   readonly programs: VmProgram[] = [];
   readonly maps: VmMap[] = [];
@@ -153,6 +162,7 @@ export class Vm implements MapHost {
     this.budget = opts.budget ?? 16 * 1024 * 1024;
     this.engine = opts.engine ?? "jit";
     this.fib = opts.fib;
+    this.hasInterface = opts.hasInterface ?? ((ifindex) => ifindex === 1);
   }
 
   // ---- state the helpers read ----------------------------------------------------------------
@@ -491,6 +501,7 @@ export class Vm implements MapHost {
     const prog = run.entry;
     run.prog = prog;
     run.redirect = undefined;
+    run.clones.length = 0;
     run.tailCalls = 0;
     this.#tail = undefined;
     mem.u32[TAIL_COUNT >> 2] = 0;
@@ -573,6 +584,7 @@ export class Vm implements MapHost {
         durationNs,
         ...out,
         ...(run.redirect ? { redirect: run.redirect } : {}),
+        ...(run.clones.length ? { clones: [...run.clones] } : {}),
         ...(instructions !== undefined ? { instructions } : {}),
       };
     } finally {

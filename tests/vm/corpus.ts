@@ -169,3 +169,35 @@ export function packetCorpus(): CorpusFrame[] {
   add("garbage-60", Buffer.from(bytes(60, 0xab)));
   return f;
 }
+
+/**
+ * VLAN-tagged frames for the VLAN helpers: the first TCI byte (a program's selector) takes every
+ * value 0..15; QinQ; tags around 802.3 length frames (raw and LLC); tags cut short.
+ */
+export function vlanFrames(): CorpusFrame[] {
+  const f: CorpusFrame[] = [];
+  const inner = ipv4({ proto: 17 }, udp(1000, 53, bytes(12)));
+  for (let sel = 0; sel < 16; sel++) {
+    f.push({ name: `vlan-sel-${sel}`, data: eth(0x8100, vlan((sel << 8) | 5, 0x0800, inner)) });
+    f.push({
+      name: `qinq-sel-${sel}`,
+      data: eth(0x88a8, vlan((sel << 8) | 1, 0x8100, vlan(0x0203, 0x86dd, ipv6(17, udp(1, 2, bytes(8)))))),
+    });
+  }
+  f.push({
+    name: "triple-tag",
+    data: eth(0x8100, vlan(0x0601, 0x8100, vlan(2, 0x88a8, vlan(3, 0x0800, inner)))),
+  });
+  f.push({
+    name: "vlan-8023-raw",
+    data: eth(0x8100, vlan(0x0609, 0x0030, Buffer.from([0xff, 0xff, ...bytes(30)]))),
+  });
+  f.push({
+    name: "vlan-8023-llc",
+    data: eth(0x8100, vlan(0x0609, 0x0030, Buffer.from([0x42, 0x42, ...bytes(30)]))),
+  });
+  f.push({ name: "vlan-18-bytes", data: eth(0x8100, Buffer.from([0x06, 0, 0x08, 0x06])) });
+  f.push({ name: "vlan-17-bytes", data: eth(0x8100, Buffer.from([0x06, 0, 0x08])) });
+  f.push({ name: "ad-untagged-inner", data: eth(0x88a8, vlan(0x0e00, 0x0806, arp(2))) });
+  return f;
+}

@@ -20,6 +20,7 @@ import type { VmObject } from "../../src/vm/object.js";
 import { Vm } from "../../src/vm/vm.js";
 import type { EngineName } from "../../src/vm/vm.js";
 import { fixture } from "../helpers/fixtures.js";
+import { createNetns, deleteNetns, enterNetns } from "../helpers/netns.js";
 import type { CorpusFrame } from "./corpus.js";
 
 export interface DiffTarget {
@@ -31,6 +32,11 @@ export interface DiffTarget {
   setup?: (map: (name: string) => MapHandle) => void;
   /** Packets run after the corpus (a program's own traffic). */
   extraFrames?: CorpusFrame[];
+  /**
+   * Runs the kernel's side in a fresh network namespace (loopback up, nothing else), for programs
+   * that send clones to interfaces: the runtime's default interfaces are that namespace's.
+   */
+  netns?: boolean;
   /** Builds the context in for a program and packet (default: none). */
   ctx?: (program: string, frame: Uint8Array) => Uint8Array | undefined;
 }
@@ -92,6 +98,8 @@ export async function differential(
   const n = native();
   n.setAffinity?.([0]);
   let runs = 0;
+  const ns = target.netns ? await createNetns("vmd") : undefined;
+  const inside = ns ? enterNetns(ns) : undefined;
   try {
     target.setup?.((name) => loaded.map(name));
     for (const s of sides) target.setup?.((name) => s.obj.map(name));
@@ -185,6 +193,8 @@ export async function differential(
       }
     }
   } finally {
+    inside?.restore();
+    if (ns) deleteNetns(ns);
     n.setAffinity?.(Array.from({ length: possibleCpus() }, (_, i) => i));
     for (const r of readers.values()) r.close();
     loaded.close();

@@ -4,7 +4,8 @@ import { mapHelpers } from "./maps.js";
 import { miscHelpers } from "./misc.js";
 import { packetHelpers } from "./packet.js";
 import type { HelperDef, HelperSet } from "./types.js";
+import { vlanHelpers } from "./vlan.js";
 
 export const linuxHelpers: HelperSet = new Map<number, HelperDef>(
-  [...mapHelpers, ...miscHelpers, ...packetHelpers, ...fibHelpers].map((d) => [d.id, d]),
+  [...mapHelpers, ...miscHelpers, ...packetHelpers, ...vlanHelpers, ...fibHelpers].map((d) => [d.id, d]),
 );

@@ -10,6 +10,8 @@ import { XDP_FRAME_STRUCT, XDP_META_MAX } from "../context/xdp.js";
 import type { HelperEnv } from "./env.js";
 import { csumFrom32to16, csumPartial, csumReplace, csumReplaceByDiff, csumSub } from "./csum.js";
 import type { HelperDef } from "./types.js";
+import { SKB_MAX_LEN, skbHeadroom } from "./skb-room.js";
+import { wireFrame } from "./vlan.js";
 
 const ETH_HLEN = 14;
 /** __sk_buff.protocol / skb->protocol values (network order in a host u16). */
@@ -190,8 +192,8 @@ const l4CsumReplace = (env: HelperEnv): number => {
 
 /** Inserts `len` zeroed bytes at `off` from skb->data: the head moves down, as skb_push() does. */
 function skbPush(env: HelperEnv, off: number, len: number): boolean {
+  if (!skbHeadroom(env, len)) return false;
   const r = env.run;
-  if (r.data - len < r.hardStart) return false;
   const u8 = env.mem.u8;
   u8.copyWithin(r.data - len, r.data, r.data + off);
   u8.fill(0, r.data - len + off, r.data + off);
@@ -250,9 +252,19 @@ const skbChangeTail = (env: HelperEnv): number => {
   if (env.arg(3) !== 0n) return -EINVAL;
   const r = env.run;
   const len = env.u32(2);
-  if (!env.fits32(2) || len < macLen(env) + ETH_HLEN || r.data + len > r.hardEnd) return -EINVAL;
+  if (!env.fits32(2) || len < macLen(env) + ETH_HLEN || len > SKB_MAX_LEN || r.data + len > r.hardEnd)
+    return -EINVAL;
   if (r.data + len > r.end) env.mem.u8.fill(0, r.end, r.data + len);
   env.vm.setPacket(r.meta, r.data, r.data + len);
+  return 0;
+};
+
+/** bpf_skb_change_head: `len` zeroed bytes in front of the packet, which becomes the MAC header. */
+const skbChangeHead = (env: HelperEnv): number => {
+  const len = env.u32(2);
+  const r = env.run;
+  if (env.arg(3) !== 0n || r.end - r.data + len > SKB_MAX_LEN) return -EINVAL;
+  if (!skbPush(env, 0, len)) return -ENOMEM;
   return 0;
 };
 
@@ -269,6 +281,16 @@ const redirect = (env: HelperEnv): number => {
   if (flags & ~BigInt(BPF_F_INGRESS)) return TcAction.SHOT;
   env.run.redirect = { kind: "ifindex", target: ifindex, flags: Number(flags), ingress: (flags & 1n) === 1n };
   return TcAction.REDIRECT;
+};
+
+/** bpf_clone_redirect: a copy of the packet to an interface now; the program goes on with the original. */
+const cloneRedirect = (env: HelperEnv): number => {
+  const ifindex = env.u32(2);
+  const flags = env.arg(3);
+  if (flags & ~BigInt(BPF_F_INGRESS)) return -EINVAL;
+  if (!env.fits32(2) || !env.vm.hasInterface(ifindex)) return -EINVAL;
+  env.run.clones.push({ ifindex, ingress: flags === 1n, data: wireFrame(env.vm, env.run) });
+  return 0;
 };
 
 const redirectMap = (env: HelperEnv): number => {
@@ -368,6 +390,14 @@ export const packetHelpers: HelperDef[] = [
     fn: (env) => (env.vm.skbClearHash(), 0),
     contexts: ["tc"],
   },
+  {
+    id: HelperId.skb_change_head,
+    name: "skb_change_head",
+    fn: skbChangeHead,
+    contexts: ["tc"],
+    changesPacket: true,
+  },
   { id: HelperId.redirect, name: "redirect", fn: redirect, contexts: ["xdp", "tc"] },
+  { id: HelperId.clone_redirect, name: "clone_redirect", fn: cloneRedirect, contexts: ["tc"] },
   { id: HelperId.redirect_map, name: "redirect_map", fn: redirectMap, contexts: ["xdp"] },
 ];

@@ -80,8 +80,18 @@ export function runCapture(
   const writer = o.out ? (ng ? new PcapngWriter() : new PcapWriter()) : undefined;
   let written = 0;
   const t0 = process.hrtime.bigint();
+  // No interfaces behind a capture file: clones may go anywhere, and are written out.
+  p.vm.hasInterface = () => true;
   for (const pkt of packets) {
     const r = p.process(pkt.data, o.ingressIfindex ?? 1);
+    for (const c of r.clones ?? []) {
+      if (!writer) break;
+      const comment = `clone to ifindex ${c.ifindex}${c.ingress ? " (ingress)" : ""}`;
+      if (writer instanceof PcapngWriter)
+        writer.add({ timeNs: pkt.timeNs, data: c.data, iface: "redirect", comment });
+      else writer.add({ timeNs: pkt.timeNs, data: c.data });
+      written++;
+    }
     if (writer && (r.action === "pass" || r.action === "tx" || r.action === "redirect")) {
       const data = Buffer.from(p.output);
       if (writer instanceof PcapngWriter)
@@ -114,6 +124,7 @@ export function runLive(
 ): Promise<RunStats> {
   const sockets = ifnames.map((n) => new PacketSocket(n));
   const byIndex = new Map(sockets.map((s) => [s.ifindex, s]));
+  p.vm.hasInterface = (ifindex) => byIndex.has(ifindex);
   let packets = 0;
   const t0 = process.hrtime.bigint();
   return new Promise<RunStats>((resolve, reject) => {
@@ -141,6 +152,7 @@ export function runLive(
             if (done) return;
             packets++;
             const r = p.process(frame, s.ifindex);
+            for (const c of r.clones ?? []) byIndex.get(c.ifindex)?.sendTo(c.data, c.ifindex);
             if (r.action === "tx") s.send(p.output);
             else if (
               r.action === "redirect" &&
