@@ -81,10 +81,17 @@ export function readKernelConfig(): Map<string, string> {
     const zlib = createRequire(import.meta.url)("node:zlib") as typeof import("node:zlib");
     text = zlib.gunzipSync(readFileSync("/proc/config.gz")).toString("utf8");
   }
+  // `CONFIG_NAME=value` lines; scanned with indexOf, as a regular expression per line costs a
+  // cold start tens of milliseconds over the config's thousands of lines.
   const cfg = new Map<string, string>();
-  for (const line of text.split("\n")) {
-    const m = /^(CONFIG_\w+)=(.*)$/.exec(line);
-    if (m) cfg.set(m[1], m[2]);
+  for (let at = 0; at < text.length;) {
+    let end = text.indexOf("\n", at);
+    if (end < 0) end = text.length;
+    if (text.startsWith("CONFIG_", at)) {
+      const eq = text.indexOf("=", at);
+      if (eq > at && eq < end) cfg.set(text.slice(at, eq), text.slice(eq + 1, end));
+    }
+    at = end + 1;
   }
   kernelConfig = cfg;
   return cfg;
