@@ -40,9 +40,12 @@ export function marshalBtf(types: readonly BtfType[], strings: BtfStrings): Buff
   let typeLen = 0;
   for (const t of types) typeLen += TYPE_HEADER_SIZE + typeExtraSize(t);
   const typeBuf = Buffer.alloc(typeLen);
+  // A DataView write is one builtin call; Buffer#writeUInt32LE is JavaScript that checks its
+  // arguments, which the first (cold) marshal of a load pays for every word.
+  const view = new DataView(typeBuf.buffer, typeBuf.byteOffset, typeBuf.byteLength);
   let at = 0;
   const w = (n: number) => {
-    typeBuf.writeUInt32LE(u32(n), at);
+    view.setUint32(at, u32(n), true);
     at += 4;
   };
   const s = (name: string) => table.offsetOf(name);
