@@ -10,6 +10,7 @@ import type { Logger } from "pino";
 import { parse as parseYaml } from "yaml";
 import type { Hypervisor } from "../core/hypervisor.js";
 import { ApiRequestError, PROBLEM_TYPE, notFoundProblem, toProblem } from "./problem.js";
+import { registerCaptureRoutes } from "./routes/captures.js";
 import { registerDeclarativeRoutes } from "./routes/declarative.js";
 import { registerEventRoutes } from "./routes/events.js";
 import { registerInstanceRoutes } from "./routes/instances.js";
@@ -144,6 +145,7 @@ export async function buildApi(opts: ApiOptions): Promise<Api> {
   registerLinkRoutes(app, ctx);
   registerTableRoutes(app, ctx);
   registerEventRoutes(app, ctx);
+  registerCaptureRoutes(app, ctx);
   registerDeclarativeRoutes(app, ctx);
   app.get("/v1/openapi.json", { schema: { hide: true } }, async () => app.swagger());
   await app.ready();

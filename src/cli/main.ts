@@ -3,6 +3,7 @@ import { Command, CommanderError } from "commander";
 import { ApiError, ConnectionError } from "../api/client.js";
 import { PlexusBpfError } from "../bpf/errors.js";
 import { PlexusError } from "../core/errors.js";
+import { registerCaptureCommand } from "./commands/capture.js";
 import { addDaemonOptions } from "./commands/client.js";
 import { registerCompletionCommands } from "./commands/completion.js";
 import { registerDaemonCommand } from "./commands/daemon.js";
@@ -43,6 +44,7 @@ export async function buildProgram(argv: readonly string[] = []): Promise<Comman
   registerLinkCommands(program);
   registerTopologyCommands(program);
   registerEventCommands(program);
+  registerCaptureCommand(program);
   registerDeclarativeCommands(program);
   registerTableCommand(program);
   registerCompletionCommands(program);

@@ -58,6 +58,9 @@ export class FakeContext implements InstanceContext {
   send(): void {
     throw new Error("a capture instance sends nothing");
   }
+  countDrop(): void {
+    throw new Error("a capture instance drops nothing");
+  }
   event(kind: string, message: string): void {
     this.events.push({ kind, message });
   }
