@@ -175,6 +175,8 @@ export class Hypervisor {
     mkdirSync(opts.stateDir, { recursive: true });
     const registry = new NfRegistry(join(opts.stateDir, "nfs"));
     registry.load(opts.builtinNfDir);
+    for (const p of registry.problems)
+      log.warn({ dir: p.dir }, `network-function package not loaded: ${p.error}`);
     const root = join(opts.bpffs, "plexus");
     const adopting = Framework.existsAt(root);
     const framework = await Framework.open(root);
@@ -324,7 +326,10 @@ export class Hypervisor {
       }
       // GRO gives each end NAPI, so XDP redirects into the veth are delivered; it only takes
       // effect on an interface that is already up.
-      for (const dev of [a, b]) execFileSync("ethtool", ["-K", dev, "gro", "on"], { stdio: "pipe" });
+      // VLAN tags go inline: a tag a TC program leaves in the skb would not reach an XDP program
+      // on the other end.
+      for (const dev of [a, b])
+        execFileSync("ethtool", ["-K", dev, "gro", "on", "txvlan", "off"], { stdio: "pipe" });
     }
   }
 
@@ -636,6 +641,11 @@ export class Hypervisor {
         this.runtimes.set(req.name, rt);
         await rt.init(false);
         await this.notifyPorts(req.name);
+        // Instances its new ports were connected to see their port's peer change too.
+        const peers = Object.values(this.state.instances[req.name].ports).flatMap((p) =>
+          p.peer && "instance" in p.peer ? [p.peer.instance] : [],
+        );
+        for (const n of new Set(peers)) await this.notifyPorts(n);
         this.events.emit(
           "instance.created",
           `created ${pkg.name} ${pkg.version} instance ${req.name} (${mode}, slot ${slot})`,
@@ -975,20 +985,35 @@ export class Hypervisor {
   }
 
   async tableAdd(name: string, table: string, entry: Record<string, unknown>): Promise<void> {
-    await this.lock.run(async () => {
+    await this.tableAddMany(name, table, [entry]);
+  }
+
+  /** Adds entries in one step (one batched map update where the map allows, one state save). */
+  async tableAddMany(name: string, table: string, entries: Record<string, unknown>[]): Promise<number> {
+    return this.lock.run(async () => {
       const rt = this.runtime(name);
       const handler = rt.control.tables?.[table];
       const { codec, writable, map } = this.tableCodec(name, table);
-      if (handler?.add) await handler.add(rt.context, entry);
-      else {
+      let stored: Record<string, unknown>[] = entries;
+      if (handler?.addMany) stored = (await handler.addMany(rt.context, entries)) ?? entries;
+      else if (handler?.add) {
+        stored = [];
+        for (const e of entries) stored.push((await handler.add(rt.context, e)) ?? e);
+      } else {
         if (!writable) throw new ValidationError(`${name} table ${table} is read-only`);
-        rt.map(map).update(codec.encodeKey(entry), codec.encodeValue(entry));
+        const keys = entries.map((e) => codec.encodeKey(e));
+        const values = entries.map((e) => codec.encodeValue(e));
+        const m = rt.map(map);
+        if (entries.length === 1) m.update(keys[0], values[0]);
+        else m.updateBatch(keys, values);
       }
-      this.recordEntry(name, table, entry, codec, true);
-      this.events.emit("table.added", `${name} ${table}: added ${JSON.stringify(entry)}`, {
+      this.recordEntries(name, table, stored, true);
+      const what = stored.length === 1 ? JSON.stringify(stored[0]) : `${stored.length} entries`;
+      this.events.emit("table.added", `${name} ${table}: added ${what}`, {
         instance: name,
-        data: entry,
+        ...(stored.length === 1 ? { data: stored[0] } : {}),
       });
+      return stored.length;
     });
   }
 
@@ -1003,7 +1028,7 @@ export class Hypervisor {
         if (!rt.map(map).delete(codec.encodeKey(key)))
           throw new NotFoundError(`${name} ${table}: no entry ${JSON.stringify(key)}`);
       }
-      this.recordEntry(name, table, key, codec, false);
+      this.recordEntries(name, table, [key], false);
       this.events.emit("table.deleted", `${name} ${table}: deleted ${JSON.stringify(key)}`, {
         instance: name,
         data: key,
@@ -1011,32 +1036,26 @@ export class Hypervisor {
     });
   }
 
-  /** Keeps the configured entries in the desired state, keyed by their encoded key. */
-  private recordEntry(
-    name: string,
-    table: string,
-    entry: Record<string, unknown>,
-    codec: TableCodec,
-    add: boolean,
-  ): void {
+  /** The key text under which an entry is recorded (entries with the same key replace each other). */
+  private entryKey(name: string, table: string, entry: Record<string, unknown>): string {
+    try {
+      return this.tableEntryKey(name, table, entry);
+    } catch {
+      return JSON.stringify(entry);
+    }
+  }
+
+  /** Keeps the configured entries in the desired state (one save for any number of entries). */
+  private recordEntries(name: string, table: string, entries: Record<string, unknown>[], add: boolean): void {
     const next = structuredClone(this.state);
     const st = next.instances[name];
-    let keyHex: string;
-    try {
-      keyHex = codec.encodeKey(entry).toString("hex");
-    } catch {
-      keyHex = JSON.stringify(entry);
+    const byKey = new Map((st.tables[table] ?? []).map((e) => [this.entryKey(name, table, e), e] as const));
+    for (const e of entries) {
+      const k = this.entryKey(name, table, e);
+      if (add) byKey.set(k, e);
+      else byKey.delete(k);
     }
-    const sameKey = (e: Record<string, unknown>) => {
-      try {
-        return codec.encodeKey(e).toString("hex") === keyHex;
-      } catch {
-        return JSON.stringify(e) === keyHex;
-      }
-    };
-    const list = (st.tables[table] ?? []).filter((e) => !sameKey(e));
-    if (add) list.push(entry);
-    st.tables[table] = list;
+    st.tables[table] = [...byKey.values()];
     this.store.save(next);
     this.state = next;
     const rt = this.runtimes.get(name);

@@ -62,6 +62,7 @@ export class InstanceRuntime {
       map: (m) => this.map(m),
       program: (p) => this.loaded.program(p),
       send: (port, frame) => host.send(name, port, frame),
+      countDrop: (reason, packets = 1) => host.framework.countDrop(this.state.slot, reason, packets),
       event: (kind, message, data) => host.event(`nf.${kind}`, message, name, data),
       log: host.log.child({ instance: name }),
     };

@@ -52,16 +52,26 @@ export interface InstanceContext {
   program(name: string): BpfProgram;
   /** Sends a frame out of a port (through the port's peer, whatever it is). */
   send(port: string | number, frame: Uint8Array): void;
+  /** Counts packets the control plane dropped (queue overflow, timeouts) under a drop reason 0..11. */
+  countDrop?(reason: number, packets?: number): void;
   /** Records an event (shown by `plexus events`). */
   event(kind: string, message: string, data?: Record<string, unknown>): void;
   readonly log: Logger;
 }
 
-/** Custom handling of one of the NF's tables (otherwise the map is read and written generically). */
+type Entry = Record<string, unknown>;
+
+/**
+ * Custom handling of one of the NF's tables (otherwise the map is read and written generically).
+ * `add` may return the entry in canonical form (defaults filled in, addresses normalised): that is
+ * what the desired state records and restores.
+ */
 export interface TableHandler {
-  list?(ctx: InstanceContext): Record<string, unknown>[] | Promise<Record<string, unknown>[]>;
-  add?(ctx: InstanceContext, entry: Record<string, unknown>): void | Promise<void>;
-  delete?(ctx: InstanceContext, key: Record<string, unknown>): void | Promise<void>;
+  list?(ctx: InstanceContext): Entry[] | Promise<Entry[]>;
+  add?(ctx: InstanceContext, entry: Entry): void | Entry | Promise<void | Entry>;
+  /** Many entries at once (bulk loads: batched map updates). Returns canonical entries, in order. */
+  addMany?(ctx: InstanceContext, entries: Entry[]): void | Entry[] | Promise<void | Entry[]>;
+  delete?(ctx: InstanceContext, key: Entry): void | Promise<void>;
 }
 
 export interface ControlPlane {

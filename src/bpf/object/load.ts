@@ -3,7 +3,7 @@
 // freezing read-only data. A failure part-way closes and unpins everything this load created.
 import { join } from "node:path";
 import { MapType, Pseudo } from "../constants.js";
-import { ObjectFileError, PinError, PlexusBpfError, VerifierError } from "../errors.js";
+import { BpfError, ObjectFileError, PinError, PlexusBpfError, VerifierError } from "../errors.js";
 import { encode } from "../insn/codec.js";
 import type { Instruction } from "../insn/instruction.js";
 import { BpfMap } from "../map/map.js";
@@ -156,6 +156,20 @@ function createOptions(m: MapSpec, btfFd: number | undefined): MapCreateOptions 
   };
 }
 
+/**
+ * Creates with BTF key/value types and, when the kernel refuses them, again without (libbpf's
+ * "Retrying without BTF"): some map types take no BTF types for their key or value.
+ */
+function withoutBtfOnFailure<T>(opts: MapCreateOptions, create: (o: MapCreateOptions) => T): T {
+  try {
+    return create(opts);
+  } catch (e) {
+    if (!(e instanceof BpfError) || opts.btfFd === undefined) throw e;
+    const { btfFd: _fd, btfKeyTypeId: _k, btfValueTypeId: _v, ...plain } = opts;
+    return create(plain);
+  }
+}
+
 /** Checks that an existing map can stand in for a spec (libbpf's map_is_reuse_compat). */
 export function checkCompatible(m: MapSpec, existing: BpfMap, what: string): void {
   const diffs = pinnedMapDifferences(existing, createOptions(m, undefined));
@@ -183,7 +197,8 @@ export async function loadObject(spec: ObjectSpec, opts: LoadOptions = {}): Prom
       }
       let inner: BpfMap | undefined;
       if (m.innerMap) {
-        inner = BpfMap.create(createOptions(m.innerMap, btfFd));
+        const innerSpec = m.innerMap;
+        inner = withoutBtfOnFailure(createOptions(innerSpec, btfFd), (o) => BpfMap.create(o));
       }
       const create = { ...createOptions(m, btfFd), ...(inner ? { innerMapFd: inner.fd } : {}) };
       const pinPath =
@@ -192,12 +207,12 @@ export async function loadObject(spec: ObjectSpec, opts: LoadOptions = {}): Prom
       let isNew = true;
       try {
         if (pinPath) {
-          const r = openOrCreatePinnedMap(pinPath, create, policy);
+          const r = withoutBtfOnFailure(create, (o) => openOrCreatePinnedMap(pinPath, o, policy));
           map = r.map;
           isNew = r.created;
           if (r.created) pinnedHere.push(pinPath);
         } else {
-          map = BpfMap.create(create);
+          map = withoutBtfOnFailure(create, (o) => BpfMap.create(o));
         }
       } finally {
         inner?.close();

@@ -219,6 +219,17 @@ export class Framework {
 
   // ---- counters ----
 
+  /** Adds control-plane drops to a slot's per-reason counters (on CPU 0's slot of the per-CPU value). */
+  countDrop(slot: number, reason: number, packets: number): void {
+    if (!Number.isInteger(reason) || reason < 0 || reason >= DROP_REASONS)
+      throw new RangeError(`drop reason ${reason} is not 0..15`);
+    const m = this.map("px_drops");
+    const key = u32Key(slot * DROP_REASONS + reason);
+    const values = m.lookupPerCpu(key) ?? Array.from({ length: possibleCpus() }, () => Buffer.alloc(8));
+    values[0].writeBigUInt64LE(values[0].readBigUInt64LE(0) + BigInt(packets));
+    m.updatePerCpu(key, values);
+  }
+
   portCounters(slot: number, port: number, dir: number): Counter {
     return sumCounters(this.map("px_stats").lookupPerCpu(u32Key(statsIndex(slot, port, dir))) ?? []);
   }

@@ -18,17 +18,27 @@ export class NfRegistry {
 
   constructor(readonly installDir: string) {}
 
+  /** Packages that could not be loaded, with why (a broken package does not stop the others). */
+  readonly problems: { dir: string; error: string }[] = [];
+
   /** Loads the built-in packages and everything installed. */
   load(builtinDir = join(projectRoot, "nf")): void {
+    const tryAdd = (dir: string, builtin: boolean) => {
+      try {
+        this.add(NfPackage.open(dir, builtin));
+      } catch (e) {
+        this.problems.push({ dir, error: (e as Error).message });
+      }
+    };
     if (existsSync(builtinDir))
       for (const name of readdirSync(builtinDir)) {
         const dir = join(builtinDir, name);
-        if (existsSync(join(dir, "nf.yaml"))) this.add(NfPackage.open(dir, true));
+        if (existsSync(join(dir, "nf.yaml"))) tryAdd(dir, true);
       }
     if (existsSync(this.installDir))
       for (const name of readdirSync(this.installDir))
         for (const version of readdirSync(join(this.installDir, name)))
-          this.add(NfPackage.open(join(this.installDir, name, version)));
+          tryAdd(join(this.installDir, name, version), false);
   }
 
   private add(pkg: NfPackage): void {
