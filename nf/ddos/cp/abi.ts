@@ -104,7 +104,10 @@ export const decodePfxVal = (b: Uint8Array): { action: number; packets: bigint }
 };
 
 /** struct ddos_src_key (20 bytes) and struct ddos_bucket (24). */
-export function decodeBucket(k: Buffer, v: Buffer): { family: 4 | 6; addr: Buffer; passed: bigint; dropped: bigint } {
+export function decodeBucket(
+  k: Buffer,
+  v: Buffer,
+): { family: 4 | 6; addr: Buffer; passed: bigint; dropped: bigint } {
   const family = k[0] === 6 ? 6 : 4;
   return {
     family,

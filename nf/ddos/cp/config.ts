@@ -71,7 +71,8 @@ export function cfgRecord(c: DdosConfig): CfgRecord {
   const syn = gcra(c.synThreshold, c.synThreshold);
   return {
     flags,
-    synMode: c.synCookies === "always" ? SynMode.ALWAYS : c.synCookies === "auto" ? SynMode.AUTO : SynMode.OFF,
+    synMode:
+      c.synCookies === "always" ? SynMode.ALWAYS : c.synCookies === "auto" ? SynMode.AUTO : SynMode.OFF,
     ratePrefix4: c.ipv4RatePrefix,
     ratePrefix6: c.ipv6RatePrefix,
     rateIntervalNs: rate.interval,

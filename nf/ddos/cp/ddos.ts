@@ -142,7 +142,11 @@ export class Ddos {
   }
 
   /** How many prefixes of each family a side would hold. */
-  private counts(side: Side, listed: Map<string, Listed>, singles: Map<string, Single>): Record<Family, number> {
+  private counts(
+    side: Side,
+    listed: Map<string, Listed>,
+    singles: Map<string, Single>,
+  ): Record<Family, number> {
     const n: Record<Family, number> = { 4: 0, 6: 0 };
     for (const l of listed.values()) n[l.prefix.family]++;
     for (const [text, s] of singles) if (!listed.has(text)) n[s.prefix.family]++;
@@ -195,7 +199,9 @@ export class Ddos {
       throw e;
     }
     if (!isAction(action))
-      throw new ValidationError(`${side} ${prefix.text}: action '${String(action)}' is neither drop nor allow`);
+      throw new ValidationError(
+        `${side} ${prefix.text}: action '${String(action)}' is neither drop nor allow`,
+      );
     const singles = this.singles[side];
     if (!singles.has(prefix.text)) {
       if (singles.size >= MAX_RULES)
@@ -257,7 +263,8 @@ export class Ddos {
         `list ${JSON.stringify(name ?? "")}: a name is 1-31 letters, digits, '.', '_' or '-', starting with a letter or digit`,
       );
     const what = `list ${name}`;
-    if (!isSide(entry.side)) throw new ValidationError(`${what}: side must be src or dst (got ${JSON.stringify(entry.side)})`);
+    if (!isSide(entry.side))
+      throw new ValidationError(`${what}: side must be src or dst (got ${JSON.stringify(entry.side)})`);
     const action = entry.action ?? "drop";
     if (!isAction(action))
       throw new ValidationError(`${what}: action '${String(action)}' is neither drop nor allow`);
@@ -289,18 +296,16 @@ export class Ddos {
     // Checked: now apply.
     this.lists.set(name, list);
     for (const side of affected) this.listed[side] = next[side] as Map<string, Listed>;
-    this.ctx
-      .map("ddos_lists")
-      .update(
-        listKey(name),
-        encodeListMeta({
-          side: list.side,
-          action,
-          ipv4: parsed.v4.length,
-          ipv6: parsed.v6.length,
-          loadedNs: BigInt(list.loadedMs) * 1_000_000n,
-        }),
-      );
+    this.ctx.map("ddos_lists").update(
+      listKey(name),
+      encodeListMeta({
+        side: list.side,
+        action,
+        ipv4: parsed.v4.length,
+        ipv6: parsed.v6.length,
+        loadedNs: BigInt(list.loadedMs) * 1_000_000n,
+      }),
+    );
     if (this.started) for (const side of affected) this.rebuild(side);
   }
 

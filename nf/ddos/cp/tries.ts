@@ -4,7 +4,17 @@
 // prefixes or the new ones, never a mix. Single prefixes are changed in place, one element each.
 import { MapFlags, MapType } from "../../../src/bpf/constants.js";
 import { BpfMap } from "../../../src/bpf/map/map.js";
-import { MAX_PREFIXES, PFX_VAL_SIZE, SIDE_SLOT, decodePfxVal, lpmKey, lpmKeySize, pfxVal, u32, type Side } from "./abi.js";
+import {
+  MAX_PREFIXES,
+  PFX_VAL_SIZE,
+  SIDE_SLOT,
+  decodePfxVal,
+  lpmKey,
+  lpmKeySize,
+  pfxVal,
+  u32,
+  type Side,
+} from "./abi.js";
 import type { Family, Prefix } from "./prefix.js";
 
 export interface TrieEntry {
