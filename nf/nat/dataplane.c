@@ -215,20 +215,20 @@ static __always_inline int nat_create(struct nat_state *st, const struct nat_rul
 	st->os.flags = src ? NAT_S_SRC : NAT_S_DST;
 	st->os.kind = r->kind;
 	st->os.rule = r->id;
-	st->os.pad = 0;
-	st->os.pad2 = 0;
+	st->os.spare = 0;
+	st->os.spare2 = 0;
 	st->os.created = now;
 	st->rs.flags = NAT_S_REPLY | (src ? NAT_S_DST : NAT_S_SRC);
 	st->rs.kind = r->kind;
 	st->rs.rule = r->id;
-	st->rs.pad = 0;
-	st->rs.pad2 = 0;
+	st->rs.spare = 0;
+	st->rs.spare2 = 0;
 	st->rs.created = now;
 	/* Replies become the reverse of the original tuple. */
-	__builtin_memcpy(st->rs.saddr, p->daddr, 16);
-	__builtin_memcpy(st->rs.daddr, p->saddr, 16);
-	st->rs.sport = p->dport;
-	st->rs.dport = p->sport;
+	__builtin_memcpy(st->rs.new_saddr, p->daddr, 16);
+	__builtin_memcpy(st->rs.new_daddr, p->saddr, 16);
+	st->rs.new_sport = p->dport;
+	st->rs.new_dport = p->sport;
 
 	if (src) {
 		/* Ports: keep the connection's own when it is in the range, else probe. */
@@ -270,10 +270,10 @@ static __always_inline int nat_create(struct nat_state *st, const struct nat_rul
 	if (err)
 		return err == -17 ? NAT_DROP_NO_PORT : NAT_DROP_TABLE_FULL;
 claimed:
-	__builtin_memcpy(st->os.saddr, st->n.saddr, 16);
-	__builtin_memcpy(st->os.daddr, st->n.daddr, 16);
-	st->os.sport = st->n.sport;
-	st->os.dport = st->n.dport;
+	__builtin_memcpy(st->os.new_saddr, st->n.saddr, 16);
+	__builtin_memcpy(st->os.new_daddr, st->n.daddr, 16);
+	st->os.new_sport = st->n.sport;
+	st->os.new_dport = st->n.dport;
 	err = bpf_map_update_elem(sess, &st->t, &st->os, BPF_NOEXIST);
 	if (err) {
 		/* Another CPU mapped the same connection first (or the table is full): take ours back. */
@@ -350,10 +350,10 @@ PX_NF(nat)
 		if (s) {
 			/* A mapped connection: translate, and keep its conntrack entry moving. */
 			reply = s->flags & NAT_S_REPLY;
-			__builtin_memcpy(st->n.saddr, s->saddr, 16);
-			__builtin_memcpy(st->n.daddr, s->daddr, 16);
-			st->n.sport = s->sport;
-			st->n.dport = s->dport;
+			__builtin_memcpy(st->n.saddr, s->new_saddr, 16);
+			__builtin_memcpy(st->n.daddr, s->new_daddr, 16);
+			st->n.sport = s->new_sport;
+			st->n.dport = s->new_dport;
 			/* Conntrack sees the connection as its opener does: before the original direction's
 			 * translation, after the reply direction's. */
 			if (reply)
@@ -396,10 +396,10 @@ PX_NF(nat)
 		s = bpf_map_lookup_elem(sess, &st->t);
 		if (!s)
 			return px_next(pc);
-		__builtin_memcpy(st->n.saddr, s->saddr, 16);
-		__builtin_memcpy(st->n.daddr, s->daddr, 16);
-		st->n.sport = s->sport;
-		st->n.dport = s->dport;
+		__builtin_memcpy(st->n.saddr, s->new_saddr, 16);
+		__builtin_memcpy(st->n.daddr, s->new_daddr, 16);
+		st->n.sport = s->new_sport;
+		st->n.dport = s->new_dport;
 	} else if (lo > 0) {
 		nat_stat(lo == NAT_DROP_NO_PORT ? NAT_ST_NO_PORT : NAT_ST_FULL);
 		return px_drop(pc, lo);

@@ -87,15 +87,15 @@ struct nat_tuple {
 
 /* What a tuple becomes. */
 struct nat_sess {
-	__u8 saddr[16];
-	__u8 daddr[16];
-	__be16 sport;
-	__be16 dport;
+	__u8 new_saddr[16];
+	__u8 new_daddr[16];
+	__be16 new_sport;
+	__be16 new_dport;
 	__u8 flags; /* NAT_S_* */
 	__u8 kind;  /* the rule's enum nat_kind */
-	__u16 pad;
+	__u16 spare; /* (not "pad": table fields of key and value must have distinct names) */
 	__u32 rule; /* the rule's id */
-	__u32 pad2;
+	__u32 spare2;
 	__u64 created; /* coarse monotonic ns */
 };
 
