@@ -86,7 +86,8 @@ function open(client: ApiClient, body: CaptureRequestBody): Promise<IncomingMess
 
 /**
  * Runs a capture: resolves with the daemon's counters when the stream ends (undefined when it was
- * cut before the daemon could send them), or rejects with the daemon's refusal.
+ * cut, by `signal` or by the daemon going away, before they came), or rejects with the daemon's
+ * refusal.
  */
 export async function runCapture(
   client: ApiClient,
@@ -121,8 +122,9 @@ export async function runCapture(
   try {
     for await (const chunk of res) await handlers.data(chunk as Buffer);
   } catch (e) {
-    if (!signal?.aborted) throw e;
-    return undefined;
+    // Cut by us (abort) or by the daemon (it stopped): what arrived stands, the counters did not.
+    if (signal?.aborted || (e as NodeJS.ErrnoException).code === "ECONNRESET") return undefined;
+    throw e;
   } finally {
     signal?.removeEventListener("abort", abort);
   }

@@ -5,7 +5,12 @@
 // kernel does for tcpdump.
 import type { CaptureRecord } from "./layout.js";
 import { pcapHeader, pcapRecord, type Precision } from "./pcap.js";
-import type { CaptureReader } from "./reader.js";
+
+/** Where records come from: a CaptureReader (one capture instance's ring). */
+export interface RecordSource {
+  drain(cb: (r: CaptureRecord) => void, limit?: number): number;
+  wait(): Promise<void>;
+}
 
 export interface StreamOptions {
   snaplen: number;
@@ -34,7 +39,7 @@ export class PcapStream {
   private readonly stopped = new Promise<void>((resolve) => (this.wake = resolve));
 
   constructor(
-    private readonly readers: readonly CaptureReader[],
+    private readonly readers: readonly RecordSource[],
     private readonly opts: StreamOptions,
   ) {}
 

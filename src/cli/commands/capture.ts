@@ -6,7 +6,7 @@ import { createWriteStream, type WriteStream } from "node:fs";
 import { once } from "node:events";
 import type { Command } from "commander";
 import { runCapture, type CaptureRequestBody, type CaptureTotals } from "../../api/capture-client.js";
-import { seg } from "../../api/client.js";
+import { ConnectionError, seg } from "../../api/client.js";
 import { PcapStreamParser } from "../../../nf/capture/cp/pcap.js";
 import { summarize, timeOfDay } from "../../../nf/capture/cp/summary.js";
 import { UsageError } from "../errors.js";
@@ -225,5 +225,9 @@ export function registerCaptureCommand(program: Command): void {
       }
       if (!o.quiet) printTotals(totals, output.packets);
       if (output.closed) process.stdout.off("error", onPipe);
+      if (!totals && !abort.signal.aborted)
+        throw new ConnectionError(
+          `the capture stream from ${api.where} ended without its counters (did plexusd stop?); what arrived was kept`,
+        );
     });
 }

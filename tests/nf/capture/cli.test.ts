@@ -163,4 +163,19 @@ describe("plexus capture at interfaces and instances", () => {
     );
     assert.deepEqual(await c.captureInstances(), []);
   });
+
+  test("a daemon killed during a capture: the restarted daemon removes the capture's instances", async () => {
+    const cap = c.pxStart("capture", c.lab.iface(0), "-Q", "in", "icmp");
+    await c.captureRunning(cap);
+    assert.equal((await c.captureInstances()).length, 1);
+    await c.lab.daemon.kill();
+    assert.equal(await cap.exited, 1);
+    assert.match(
+      cap.stderr(),
+      /^0 packets captured \(the daemon's counters were not received\)\nplexus: the capture stream from .* ended without its counters \(did plexusd stop\?\)/,
+    );
+    await c.lab.restart();
+    await until("the left-over instance to go", async () => (await c.captureInstances()).length === 0);
+    assert.match(c.lab.daemon.log(), /removed a capture instance left over from an earlier daemon/);
+  });
 });
