@@ -67,6 +67,42 @@ export async function run(): Promise<Comparison[]> {
       ROUNDS,
     );
 
+    // 100,000 routes: the router's bulk table load (batched map updates) against iproute2
+    // loading the same routes into the kernel's FIB (ip -batch), in the same namespace.
+    const prefixes = Array.from(
+      { length: 100_000 },
+      (_, i) => `198.${18 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}/32`,
+    ).filter((p) => !p.startsWith("198.18.0."));
+    const routeArm = async () => {
+      await h.createInstance({
+        name: "r",
+        type: "router",
+        mode: "xdp",
+        ports: [
+          { name: "a", peer: d0, config: { ipv4: ["198.18.0.254/24"] } },
+          { name: "b", peer: d1 },
+        ],
+      });
+      const entries = prefixes.map((prefix) => ({ prefix, via: "198.18.0.1" }));
+      const ms = await timed(() => h.tableAddMany("r", "route", entries));
+      await h.deleteInstance("r");
+      return 1000 / ms;
+    };
+    const ipArm = async () => {
+      execFileSync("ip", ["addr", "add", "198.18.0.254/24", "dev", d0]);
+      const batch = prefixes.map((p) => `route add ${p} via 198.18.0.1`).join("\n");
+      const ms = await timed(() => execFileSync("ip", ["-batch", "-"], { input: batch }));
+      execFileSync("ip", ["addr", "del", "198.18.0.254/24", "dev", d0]); // takes its routes with it
+      return 1000 / ms;
+    };
+    const routeArms = await alternate(
+      [
+        { name: `plexus router: ${prefixes.length} routes, bulk table load`, run: routeArm },
+        { name: `Linux FIB: ${prefixes.length} routes with ip -batch`, run: ipArm },
+      ],
+      3,
+    );
+
     await h.createInstance({
       name: "w",
       type: "wire",
@@ -81,7 +117,15 @@ export async function run(): Promise<Comparison[]> {
     await h.deleteInstance("w");
     const up = median(upgrades);
     const create = median(createTimes);
+    const routeMs = 1000 / (routeArms[0]?.median ?? 1);
     return [
+      {
+        title: "load 100,000 routes",
+        unit: "loads/s",
+        arms: routeArms,
+        baseline: routeArms[1].name,
+        notes: [`plexus bulk route load median ${(routeMs / 1000).toFixed(2)} s`],
+      },
       {
         title: "create an instance and attach it",
         unit: "setups/s",

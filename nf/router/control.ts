@@ -50,6 +50,11 @@ export default defineControlPlane({
     route: {
       list: (ctx) => router(ctx).routeList(),
       add: (ctx, entry) => router(ctx).routeAdd(entry),
+      // Bulk loads: batched map updates; entries are made canonical in place.
+      addMany: (ctx, entries) => {
+        router(ctx).routeAddMany(entries);
+        return entries;
+      },
       delete: (ctx, key) => router(ctx).routeDelete(key),
     },
     neigh: {

@@ -1036,30 +1036,30 @@ export class Hypervisor {
     });
   }
 
-  /** The key text under which an entry is recorded (entries with the same key replace each other). */
-  private entryKey(name: string, table: string, entry: Record<string, unknown>): string {
-    try {
-      return this.tableEntryKey(name, table, entry);
-    } catch {
-      return JSON.stringify(entry);
-    }
-  }
-
   /** Keeps the configured entries in the desired state (one save for any number of entries). */
   private recordEntries(name: string, table: string, entries: Record<string, unknown>[], add: boolean): void {
-    const next = structuredClone(this.state);
-    const st = next.instances[name];
-    const byKey = new Map((st.tables[table] ?? []).map((e) => [this.entryKey(name, table, e), e] as const));
+    // Entries with the same key replace each other; an entry whose key does not encode is its own.
+    const { codec } = this.tableCodec(name, table);
+    const keyOf = (e: Record<string, unknown>) => {
+      try {
+        return codec.encodeKey(e).toString("hex");
+      } catch {
+        return JSON.stringify(e);
+      }
+    };
+    const st = this.state.instances[name];
+    const byKey = new Map((st.tables[table] ?? []).map((e) => [keyOf(e), e] as const));
     for (const e of entries) {
-      const k = this.entryKey(name, table, e);
-      if (add) byKey.set(k, e);
-      else byKey.delete(k);
+      if (add) byKey.set(keyOf(e), e);
+      else byKey.delete(keyOf(e));
     }
-    st.tables[table] = [...byKey.values()];
+    // Structural sharing: the state is never changed in place, only replaced.
+    const inst = { ...st, tables: { ...st.tables, [table]: [...byKey.values()] } };
+    const next = { ...this.state, instances: { ...this.state.instances, [name]: inst } };
     this.store.save(next);
     this.state = next;
     const rt = this.runtimes.get(name);
-    if (rt) rt.state = next.instances[name];
+    if (rt) rt.state = inst;
   }
 
   /** Writes configured entries back (after a restart, or when maps were recreated). */

@@ -55,6 +55,26 @@ export function registerTableRoutes(app: Api, ctx: ApiContext): void {
     },
   );
 
+  app.post(
+    "/v1/instances/:name/tables/:table/bulk",
+    {
+      bodyLimit: 64 << 20,
+      schema: {
+        summary: "Add (or replace) many entries in one step (batched map updates, one state save)",
+        description: "The body may be up to 64 MiB.",
+        tags,
+        params: TableParams,
+        body: Type.Array(TableEntry, { maxItems: 1_000_000 }),
+        response: { 201: Type.Object({ added: Type.Integer() }), ...errorResponses(400, 404, 422) },
+      },
+    },
+    async (req, reply) => {
+      const added = await hv.tableAddMany(req.params.name, req.params.table, req.body);
+      void reply.code(201);
+      return { added };
+    },
+  );
+
   app.delete(
     "/v1/instances/:name/tables/:table",
     {

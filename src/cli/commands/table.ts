@@ -11,7 +11,8 @@ import { table as textTable } from "../output.js";
 import { outputFormat, printStructured } from "../render.js";
 import { apiClient, examples } from "./client.js";
 
-const ACTIONS: Record<string, "show" | "add" | "del"> = {
+const ACTIONS: Record<string, "show" | "add" | "del" | "load"> = {
+  load: "load",
   show: "show",
   list: "show",
   ls: "show",
@@ -36,7 +37,7 @@ export async function runTableCommand(
   const action = ACTIONS[actionWord ?? "show"];
   if (!action)
     throw new UsageError(
-      `'${actionWord}' is not a table action (show, add or del): plexus ${instance} ${tableName} show`,
+      `'${actionWord}' is not a table action (show, add, del or load): plexus ${instance} ${tableName} show`,
     );
   const format = outputFormat(output);
   const api = apiClient(cmd);
@@ -47,8 +48,16 @@ export async function runTableCommand(
     throw new NotFoundError(
       `${instance} has no table '${tableName}' (tables: ${tables.map((t) => t.name).join(", ") || "none"})`,
     );
-  const entry = parseTableArgs(args, info.key, info.value);
   const path = `${base}/${seg(tableName)}`;
+  if (action === "load") {
+    if (args.length !== 1)
+      throw new UsageError(`load takes one file: plexus ${instance} ${tableName} load FILE`);
+    const entries = await readEntries(args[0], info);
+    const r = await api.post<{ added: number }>(`${path}/bulk`, entries);
+    console.log(`loaded ${r.added} entries into ${instance} ${tableName}`);
+    return;
+  }
+  const entry = parseTableArgs(args, info.key, info.value);
   if (action === "add") {
     await api.post(path, entry);
     console.log(
@@ -110,4 +119,35 @@ export function registerTableCommand(program: Command): void {
         cmd: Command,
       ) => runTableCommand(cmd, instance, tableName, action, args, o.output),
     );
+}
+
+/**
+ * Entries from a file: a JSON or YAML array of objects, or one entry per line written as on the
+ * command line (`198.18.2.0/24 via 198.18.1.2`); blank lines and # comments are skipped.
+ */
+async function readEntries(file: string, info: TableInfoJson): Promise<Record<string, unknown>[]> {
+  const { readFileSync } = await import("node:fs");
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (e) {
+    throw new UsageError(`cannot read ${file}: ${(e as Error).message}`);
+  }
+  if (/\.(json|ya?ml)$/i.test(file)) {
+    const { parse } = await import("yaml");
+    const doc: unknown = parse(text);
+    if (!Array.isArray(doc)) throw new UsageError(`${file}: expected a list of entries`);
+    return doc as Record<string, unknown>[];
+  }
+  const out: Record<string, unknown>[] = [];
+  text.split("\n").forEach((raw, i) => {
+    const line = raw.replace(/#.*/, "").trim();
+    if (!line) return;
+    try {
+      out.push(parseTableArgs(line.split(/\s+/), info.key, info.value));
+    } catch (e) {
+      throw new UsageError(`${file}:${i + 1}: ${(e as Error).message}`);
+    }
+  });
+  return out;
 }
