@@ -13,6 +13,7 @@ const MODULES: Record<string, () => Promise<BenchModule>> = {
   "bpf-maps": () => import("./bpf-maps.js"),
   "bpf-ringbuf": () => import("./bpf-ringbuf.js"),
   "hv-control": () => import("./hv-control.js"),
+  "nf-capture": () => import("./nf-capture.js"),
   "nf-nat": () => import("./nf-nat.js"),
   "rig-baselines": () => import("./rig-baselines.js"),
   "vm-engines": () => import("./vm-engines.js"),

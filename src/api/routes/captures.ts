@@ -6,7 +6,6 @@
 // Everything that can be refused is checked before the stream starts, so errors are problem
 // documents and nothing is left half set up.
 import { randomBytes } from "node:crypto";
-import { once } from "node:events";
 import type { ServerResponse } from "node:http";
 import { Type } from "typebox";
 import { captureInstance } from "../../../nf/capture/control.js";
@@ -158,9 +157,18 @@ async function setUp(
   }
 }
 
+/** Writes a chunk; when the client's socket is full, waits until it drains (or closes). */
 async function writeTo(res: ServerResponse, chunk: Buffer): Promise<void> {
-  if (res.destroyed) return;
-  if (!res.write(chunk)) await Promise.race([once(res, "drain"), once(res, "close")]);
+  if (res.destroyed || res.write(chunk)) return;
+  await new Promise<void>((resolve) => {
+    const done = () => {
+      res.off("drain", done);
+      res.off("close", done);
+      resolve();
+    };
+    res.on("drain", done);
+    res.on("close", done);
+  });
 }
 
 export function registerCaptureRoutes(app: Api, ctx: ApiContext): void {

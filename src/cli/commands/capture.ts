@@ -107,7 +107,16 @@ class Output {
         continue;
       }
       const out = this.out as NodeJS.WritableStream;
-      if (!out.write(piece)) await Promise.race([once(out, "drain"), once(out, "close")]);
+      if (!out.write(piece))
+        await new Promise<void>((resolve) => {
+          const done = () => {
+            out.off("drain", done);
+            out.off("close", done);
+            resolve();
+          };
+          out.on("drain", done);
+          out.on("close", done);
+        });
     }
   }
 
