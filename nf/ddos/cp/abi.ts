@@ -83,7 +83,7 @@ export const lpmKeySize = (family: 4 | 6): number => (family === 4 ? 8 : 20);
 export function lpmKey(family: 4 | 6, addr: Uint8Array, len: number, out?: Buffer, at = 0): Buffer {
   const b = out ?? Buffer.alloc(lpmKeySize(family));
   b.writeUInt32LE(len, at);
-  b.set(addr.subarray(0, family === 4 ? 4 : 16), at + 4);
+  b.set(addr, at + 4); // exactly 4 or 16 bytes
   return b;
 }
 

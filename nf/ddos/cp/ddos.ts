@@ -27,8 +27,17 @@ import {
 } from "./abi.js";
 import { cfgRecord, ddosConfig, type DdosConfig } from "./config.js";
 import { ListError, parsePrefixList } from "./lists.js";
-import { PrefixError, formatAddr, parsePrefix, prefixText, type Family, type Prefix } from "./prefix.js";
-import { Tries, type TrieEntry } from "./tries.js";
+import {
+  PrefixError,
+  formatAddr,
+  parsePrefix,
+  prefixKey,
+  prefixText,
+  textOf,
+  type Family,
+  type Prefix,
+} from "./prefix.js";
+import { Tries } from "./tries.js";
 
 const SIDES: readonly Side[] = ["src", "dst"];
 const FAMILIES: readonly Family[] = [4, 6];
@@ -38,6 +47,8 @@ const VIEW_ROWS = 1000;
 
 interface Single {
   prefix: Prefix;
+  /** Canonical text (what the `src` and `dst` tables show and record). */
+  text: string;
   action: ActionName;
 }
 
@@ -46,6 +57,8 @@ interface PrefixList {
   side: Side;
   action: ActionName;
   prefixes: Prefix[];
+  ipv4: number;
+  ipv6: number;
   loadedMs: number;
 }
 
@@ -53,8 +66,12 @@ interface PrefixList {
 interface Listed {
   prefix: Prefix;
   action: ActionName;
-  lists: string[];
+  /** The first list holding it, and any others (rare: kept apart to spare an array per prefix). */
+  list: string;
+  more?: string[];
 }
+
+const listsOf = (l: Listed): string[] => (l.more ? [l.list, ...l.more] : [l.list]);
 
 const isSide = (v: unknown): v is Side => v === "src" || v === "dst";
 const isAction = (v: unknown): v is ActionName => v === "drop" || v === "allow";
@@ -69,9 +86,10 @@ function checkFields(entry: Record<string, unknown>, allowed: readonly string[],
 
 export class Ddos {
   cfg: DdosConfig;
+  /** Per side: prefix key -> single entry. */
   private readonly singles: Record<Side, Map<string, Single>> = { src: new Map(), dst: new Map() };
   private readonly lists = new Map<string, PrefixList>();
-  /** Per side: prefix text -> what the lists say about it. */
+  /** Per side: prefix key -> what the lists say about it. */
   private listed: Record<Side, Map<string, Listed>> = { src: new Map(), dst: new Map() };
   private started = false;
   private readonly tries: Tries;
@@ -92,8 +110,8 @@ export class Ddos {
         const action = readCString(v);
         try {
           const prefix = parsePrefix(text);
-          if (isAction(action) && !this.singles[side].has(prefix.text))
-            this.singles[side].set(prefix.text, { prefix, action });
+          if (isAction(action) && !this.singles[side].has(prefix.key))
+            this.singles[side].set(prefix.key, { prefix, text: textOf(prefix), action });
         } catch {
           this.ruleMap(side).delete(k); // not ours: an older layout
         }
@@ -121,35 +139,32 @@ export class Ddos {
   // ---- what is in force ----
 
   /** The action in force for a prefix: its single entry's, else its lists'. */
-  private effective(side: Side, text: string): ActionName | undefined {
-    return this.singles[side].get(text)?.action ?? this.listed[side].get(text)?.action;
+  private effective(side: Side, key: string): ActionName | undefined {
+    return this.singles[side].get(key)?.action ?? this.listed[side].get(key)?.action;
   }
 
-  /** The prefixes in force on a side, by family. */
-  private entries(side: Side): Record<Family, TrieEntry[]> {
-    const out: Record<Family, TrieEntry[]> = { 4: [], 6: [] };
-    for (const [text, l] of this.listed[side])
-      if (!this.singles[side].has(text))
-        out[l.prefix.family].push({ prefix: l.prefix, action: ACTION_CODES[l.action] });
-    for (const s of this.singles[side].values())
-      out[s.prefix.family].push({ prefix: s.prefix, action: ACTION_CODES[s.action] });
-    return out;
-  }
-
+  /** Puts the prefixes in force on a side into its tries. */
   private rebuild(side: Side): void {
-    const e = this.entries(side);
-    for (const f of FAMILIES) this.tries.replace(side, f, e[f]);
+    const prefixes: Record<Family, Prefix[]> = { 4: [], 6: [] };
+    const actions: Record<Family, number[]> = { 4: [], 6: [] };
+    const singles = this.singles[side];
+    for (const [key, l] of this.listed[side])
+      if (!singles.has(key)) {
+        prefixes[l.prefix.family].push(l.prefix);
+        actions[l.prefix.family].push(ACTION_CODES[l.action]);
+      }
+    for (const s of singles.values()) {
+      prefixes[s.prefix.family].push(s.prefix);
+      actions[s.prefix.family].push(ACTION_CODES[s.action]);
+    }
+    for (const f of FAMILIES) this.tries.replace(side, f, prefixes[f], actions[f]);
   }
 
   /** How many prefixes of each family a side would hold. */
-  private counts(
-    side: Side,
-    listed: Map<string, Listed>,
-    singles: Map<string, Single>,
-  ): Record<Family, number> {
+  private counts(listed: Map<string, Listed>, singles: Map<string, Single>): Record<Family, number> {
     const n: Record<Family, number> = { 4: 0, 6: 0 };
     for (const l of listed.values()) n[l.prefix.family]++;
-    for (const [text, s] of singles) if (!listed.has(text)) n[s.prefix.family]++;
+    for (const [key, s] of singles) if (!listed.has(key)) n[s.prefix.family]++;
     return n;
   }
 
@@ -162,94 +177,98 @@ export class Ddos {
   }
 
   /**
-   * The lists' view of one side with list `replaced` taken out and `added` put in. Throws when
-   * `added` gives a prefix another action than a list that has it already.
+   * The lists' view of one side with list `removed` taken out and `added` put in, as a new map
+   * (the one in force is not touched). Throws when `added` gives a prefix another action than a
+   * list that has it already.
    */
-  private index(side: Side, replaced?: string, added?: PrefixList): Map<string, Listed> {
-    const out = new Map<string, Listed>();
-    const put = (l: PrefixList) => {
-      for (const p of l.prefixes) {
-        const have = out.get(p.text);
-        if (!have) out.set(p.text, { prefix: p, action: l.action, lists: [l.name] });
-        else if (have.action === l.action) have.lists.push(l.name);
+  private index(side: Side, removed?: PrefixList, added?: PrefixList): Map<string, Listed> {
+    const out = new Map(this.listed[side]);
+    if (removed?.side === side)
+      for (const p of removed.prefixes) {
+        const have = out.get(p.key);
+        if (!have) continue;
+        const rest = listsOf(have).filter((n) => n !== removed.name);
+        if (!rest.length) out.delete(p.key);
+        else out.set(p.key, { prefix: have.prefix, action: have.action, list: rest[0], more: rest.slice(1) });
+      }
+    if (added?.side === side)
+      for (const p of added.prefixes) {
+        const have = out.get(p.key);
+        if (!have) out.set(p.key, { prefix: p, action: added.action, list: added.name });
+        else if (have.action === added.action)
+          out.set(p.key, { ...have, more: [...(have.more ?? []), added.name] });
         else
           throw new ValidationError(
-            `list ${l.name}: ${p.text} is '${l.action}' here but '${have.action}' in list ${have.lists[0]}; a prefix has one action (take it out of one list, or override both with a single ${side} entry)`,
+            `list ${added.name}: ${textOf(p)} is '${added.action}' here but '${have.action}' in list ${have.list}; a prefix has one action (take it out of one list, or override both with a single ${side} entry)`,
           );
       }
-    };
-    for (const l of this.lists.values()) if (l.name !== replaced && l.side === side) put(l);
-    if (added?.side === side) put(added);
     return out;
   }
 
   // ---- single entries: the `src` and `dst` tables ----
 
+  private parseEntryPrefix(side: Side, value: unknown, verb: string): Prefix {
+    if (typeof value !== "string")
+      throw new ValidationError(`${side} ${verb}: 'prefix' is required (e.g. 198.18.0.0/16 or fd00:1::/48)`);
+    try {
+      return parsePrefix(value);
+    } catch (e) {
+      if (e instanceof PrefixError) throw new ValidationError(`${side} ${value}: ${e.message}`);
+      throw e;
+    }
+  }
+
   /** Adds or replaces a single entry. The entry is rewritten in canonical form (what is recorded). */
   addSingle(side: Side, entry: Record<string, unknown>): void {
     checkFields(entry, ["prefix", "action"], `${side} entry`);
+    const prefix = this.parseEntryPrefix(side, entry.prefix, "entry");
+    const text = textOf(prefix);
     const action = entry.action ?? "drop";
-    if (typeof entry.prefix !== "string")
-      throw new ValidationError(`${side} entry: 'prefix' is required (e.g. 198.18.0.0/16 or fd00:1::/48)`);
-    let prefix: Prefix;
-    try {
-      prefix = parsePrefix(entry.prefix);
-    } catch (e) {
-      if (e instanceof PrefixError) throw new ValidationError(`${side} ${entry.prefix}: ${e.message}`);
-      throw e;
-    }
     if (!isAction(action))
-      throw new ValidationError(
-        `${side} ${prefix.text}: action '${String(action)}' is neither drop nor allow`,
-      );
+      throw new ValidationError(`${side} ${text}: action '${String(action)}' is neither drop nor allow`);
     const singles = this.singles[side];
-    if (!singles.has(prefix.text)) {
+    if (!singles.has(prefix.key)) {
       if (singles.size >= MAX_RULES)
         throw new ValidationError(
-          `${side} ${prefix.text}: the ${side} table holds ${MAX_RULES} single entries at most; load the rest as a list`,
+          `${side} ${text}: the ${side} table holds ${MAX_RULES} single entries at most; load the rest as a list`,
         );
-      const next = new Map(singles).set(prefix.text, { prefix, action });
-      this.checkCapacity(side, this.counts(side, this.listed[side], next), `${side} ${prefix.text}`);
+      const next = new Map(singles).set(prefix.key, { prefix, text, action });
+      this.checkCapacity(side, this.counts(this.listed[side], next), `${side} ${text}`);
     }
     // Canonical text in the recorded entry, so that deleting "fd00:0::/16" finds "fd00::/16".
-    entry.prefix = prefix.text;
+    entry.prefix = text;
     entry.action = action;
-    const present = this.started && this.effective(side, prefix.text) !== undefined;
-    this.ruleMap(side).update(ruleKey(prefix.text), ruleValue(action));
-    singles.set(prefix.text, { prefix, action });
+    const present = this.started && this.effective(side, prefix.key) !== undefined;
+    this.ruleMap(side).update(ruleKey(text), ruleValue(action));
+    singles.set(prefix.key, { prefix, text, action });
     if (this.started) this.tries.set(side, prefix.family, prefix, ACTION_CODES[action], present);
   }
 
   deleteSingle(side: Side, key: Record<string, unknown>): void {
-    if (typeof key.prefix !== "string") throw new ValidationError(`${side} del: 'prefix' is required`);
-    let prefix: Prefix;
-    try {
-      prefix = parsePrefix(key.prefix);
-    } catch (e) {
-      if (e instanceof PrefixError) throw new ValidationError(`${side} ${key.prefix}: ${e.message}`);
-      throw e;
-    }
-    if (!this.singles[side].has(prefix.text))
-      throw new NotFoundError(`${side} ${prefix.text}: no such entry (lists are deleted with list del NAME)`);
-    key.prefix = prefix.text;
-    this.singles[side].delete(prefix.text);
-    this.ruleMap(side).delete(ruleKey(prefix.text));
+    const prefix = this.parseEntryPrefix(side, key.prefix, "del");
+    const text = textOf(prefix);
+    if (!this.singles[side].has(prefix.key))
+      throw new NotFoundError(`${side} ${text}: no such entry (lists are deleted with list del NAME)`);
+    key.prefix = text;
+    this.singles[side].delete(prefix.key);
+    this.ruleMap(side).delete(ruleKey(text));
     if (!this.started) return;
-    const after = this.listed[side].get(prefix.text)?.action;
+    const after = this.listed[side].get(prefix.key)?.action;
     this.tries.set(side, prefix.family, prefix, after ? ACTION_CODES[after] : Action.NONE, true);
   }
 
   listSingles(side: Side): Record<string, unknown>[] {
     return [...this.singles[side].values()]
-      .sort((a, b) => (a.prefix.text < b.prefix.text ? -1 : 1))
-      .map((s) => ({
-        prefix: s.prefix.text,
-        action: s.action,
-        packets: Number(this.started ? this.tries.hits(side, s.prefix.family, s.prefix) : 0n),
-        ...(this.listed[side].has(s.prefix.text)
-          ? { overrides: this.listed[side].get(s.prefix.text)?.lists.join(",") }
-          : {}),
-      }));
+      .sort((a, b) => (a.text < b.text ? -1 : 1))
+      .map((s) => {
+        const listed = this.listed[side].get(s.prefix.key);
+        return {
+          prefix: s.text,
+          action: s.action,
+          packets: Number(this.started ? this.tries.hits(side, s.prefix.family, s.prefix) : 0n),
+          ...(listed ? { overrides: listsOf(listed).join(",") } : {}),
+        };
+      });
   }
 
   // ---- lists: the `list` table ----
@@ -283,15 +302,17 @@ export class Ddos {
       name,
       side: entry.side,
       action,
-      prefixes: [...parsed.v4, ...parsed.v6],
+      prefixes: parsed.v4.length ? (parsed.v6.length ? parsed.v4.concat(parsed.v6) : parsed.v4) : parsed.v6,
+      ipv4: parsed.v4.length,
+      ipv6: parsed.v6.length,
       loadedMs: Date.now(),
     };
     const old = this.lists.get(name);
     const affected = new Set<Side>([list.side, ...(old ? [old.side] : [])]);
     const next: Partial<Record<Side, Map<string, Listed>>> = {};
     for (const side of affected) {
-      next[side] = this.index(side, name, list);
-      this.checkCapacity(side, this.counts(side, next[side], this.singles[side]), what);
+      next[side] = this.index(side, old, list);
+      this.checkCapacity(side, this.counts(next[side], this.singles[side]), what);
     }
     // Checked: now apply.
     this.lists.set(name, list);
@@ -301,8 +322,8 @@ export class Ddos {
       encodeListMeta({
         side: list.side,
         action,
-        ipv4: parsed.v4.length,
-        ipv6: parsed.v6.length,
+        ipv4: list.ipv4,
+        ipv6: list.ipv6,
         loadedNs: BigInt(list.loadedMs) * 1_000_000n,
       }),
     );
@@ -316,8 +337,8 @@ export class Ddos {
       throw new NotFoundError(
         `list ${name}: no such list (lists: ${[...this.lists.keys()].sort().join(", ") || "none"})`,
       );
+    this.listed[old.side] = this.index(old.side, old);
     this.lists.delete(name);
-    this.listed[old.side] = this.index(old.side);
     this.ctx.map("ddos_lists").delete(listKey(name));
     if (this.started) this.rebuild(old.side);
   }
@@ -330,9 +351,10 @@ export class Ddos {
       for (const f of FAMILIES)
         for (const el of this.tries.elements(side, f)) {
           if (!el.packets) continue;
-          const listed = this.listed[side].get(prefixText(f, el.addr, el.len));
-          if (!listed || this.singles[side].has(prefixText(f, el.addr, el.len))) continue;
-          for (const n of listed.lists) hits.set(n, (hits.get(n) ?? 0n) + el.packets);
+          const key = prefixKey(el.addr, el.len);
+          const listed = this.listed[side].get(key);
+          if (!listed || this.singles[side].has(key)) continue;
+          for (const n of listsOf(listed)) hits.set(n, (hits.get(n) ?? 0n) + el.packets);
         }
     }
     return [...this.lists.values()]
@@ -341,8 +363,8 @@ export class Ddos {
         name: l.name,
         side: l.side,
         action: l.action,
-        ipv4: l.prefixes.filter((p) => p.family === 4).length,
-        ipv6: l.prefixes.filter((p) => p.family === 6).length,
+        ipv4: l.ipv4,
+        ipv6: l.ipv6,
         packets: Number(hits.get(l.name) ?? 0n),
         loaded: new Date(l.loadedMs).toISOString(),
       }));

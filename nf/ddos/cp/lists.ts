@@ -1,7 +1,7 @@
 // Prefix lists as text: one or more prefixes per line, separated by commas or spaces, comments
 // from '#' or ';' to the end of the line (the format of common block lists, e.g. "192.0.2.0/24 ;
 // SBL123"). Errors name the list, the line and the item.
-import { PrefixError, parsePrefix, type Prefix } from "./prefix.js";
+import { PrefixError, parsePrefixAt, type Prefix } from "./prefix.js";
 
 export interface ParsedList {
   /** Distinct prefixes, in the order first seen. */
@@ -25,23 +25,29 @@ export function parsePrefixList(text: string, what: string, limit: number): Pars
   const out: ParsedList = { v4: [], v6: [] };
   const problems: string[] = [];
   let bad = 0;
-  const lines = text.split(/\r?\n/);
-  for (let i = 0; i < lines.length; i++) {
-    let line = lines[i];
-    const c = line.search(/[#;]/);
-    if (c >= 0) line = line.slice(0, c);
-    for (const item of line.split(/[\s,]+/)) {
-      if (!item) continue;
+  let line = 1;
+  // One pass over the characters: no per-line strings for lists of hundreds of thousands.
+  for (let i = 0, n = text.length; i < n;) {
+    const c = text.charCodeAt(i);
+    if (c === 10) {
+      line++;
+      i++;
+    } else if (c === 35 || c === 59) {
+      while (i < n && text.charCodeAt(i) !== 10) i++; // '#' or ';': a comment to the end of the line
+    } else if (c <= 32 || c === 44) i++;
+    else {
+      const start = i;
+      for (let d = c; i < n && d > 32 && d !== 44 && d !== 35 && d !== 59; d = text.charCodeAt(++i));
       let p: Prefix;
       try {
-        p = parsePrefix(item);
+        p = parsePrefixAt(text, start, i);
       } catch (e) {
         if (!(e instanceof PrefixError)) throw e;
-        if (++bad <= MAX_QUOTED) problems.push(`line ${i + 1}: ${e.message}`);
+        if (++bad <= MAX_QUOTED) problems.push(`line ${line}: ${e.message}`);
         continue;
       }
-      if (seen.has(p.text)) continue;
-      seen.add(p.text);
+      if (seen.has(p.key)) continue;
+      seen.add(p.key);
       (p.family === 4 ? out.v4 : out.v6).push(p);
     }
   }

@@ -17,12 +17,6 @@ import {
 } from "./abi.js";
 import type { Family, Prefix } from "./prefix.js";
 
-export interface TrieEntry {
-  prefix: Prefix;
-  /** Action code (abi Action). */
-  action: number;
-}
-
 /** One element of a trie as read back. */
 export interface TrieElement {
   family: Family;
@@ -66,14 +60,14 @@ export class Tries {
   }
 
   /**
-   * Puts a new trie holding exactly `entries` in force for a side and family (or none when there
-   * are none), each entry keeping the hit count it had.
+   * Puts a new trie holding exactly `prefixes` (with `actions`, abi Action codes) in force for a
+   * side and family (or none when there are none), each prefix keeping the hit count it had.
    */
-  replace(side: Side, family: Family, entries: readonly TrieEntry[]): void {
+  replace(side: Side, family: Family, prefixes: readonly Prefix[], actions: readonly number[]): void {
     const old = this.current(side, family);
     const outer = this.map(outerName(family));
     const slot = u32(SIDE_SLOT[side]);
-    if (!entries.length) {
+    if (!prefixes.length) {
       if (old) outer.delete(slot);
       this.forget(side, family);
       return;
@@ -85,12 +79,12 @@ export class Tries {
         if (packets) counts.set(k.toString("hex"), packets);
       }
     const ks = lpmKeySize(family);
-    const keys = Buffer.alloc(entries.length * ks);
-    const values = Buffer.alloc(entries.length * PFX_VAL_SIZE);
-    entries.forEach((e, i) => {
-      lpmKey(family, e.prefix.addr, e.prefix.len, keys, i * ks);
-      const hits = counts.get(keys.toString("hex", i * ks, (i + 1) * ks)) ?? 0n;
-      pfxVal(e.action, hits, values, i * PFX_VAL_SIZE);
+    const keys = Buffer.alloc(prefixes.length * ks);
+    const values = Buffer.alloc(prefixes.length * PFX_VAL_SIZE);
+    prefixes.forEach((p, i) => {
+      lpmKey(family, p.addr, p.len, keys, i * ks);
+      const hits = counts.size ? (counts.get(keys.toString("hex", i * ks, (i + 1) * ks)) ?? 0n) : 0n;
+      pfxVal(actions[i], hits, values, i * PFX_VAL_SIZE);
     });
     const trie = BpfMap.create({
       type: MapType.LPM_TRIE,
@@ -119,7 +113,7 @@ export class Tries {
   set(side: Side, family: Family, prefix: Prefix, action: number, present: boolean): void {
     const m = this.current(side, family);
     if (!m) {
-      if (action) this.replace(side, family, [{ prefix, action }]);
+      if (action) this.replace(side, family, [prefix], [action]);
       return;
     }
     const key = lpmKey(family, prefix.addr, prefix.len);
