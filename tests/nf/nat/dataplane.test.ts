@@ -6,6 +6,14 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { mountBpffs, type Bpffs } from "../../../src/testbed/bpffs.js";
 import { parseAddr } from "../../../nf/nat/cp/addr.js";
+import {
+  CFG_SIZE,
+  CT_ENTRY_SIZE,
+  CT_KEY_SIZE,
+  RULES_SIZE,
+  SESS_SIZE,
+  TUPLE_SIZE,
+} from "../../../nf/nat/cp/abi.js";
 import { canon, frame, TCP_ACK, TCP_SYN, type Pkt } from "./frames.js";
 import { openNat, type Hook, type NatRig } from "./support.js";
 
@@ -285,6 +293,24 @@ for (const hook of ["xdp", "tc"] as Hook[]) {
     });
   });
 }
+
+describe("nat data plane: layouts", () => {
+  test("the control plane's record sizes are the object's", async () => {
+    const r = await openNat("tc", { zone: "abi" });
+    try {
+      const size = (m: string) => {
+        const i = r.t.map(m).info();
+        return [i.keySize, i.valueSize];
+      };
+      assert.deepEqual(size("nat_sess_view"), [TUPLE_SIZE, SESS_SIZE]);
+      assert.deepEqual(size("nat_ct_view"), [CT_KEY_SIZE, CT_ENTRY_SIZE]);
+      assert.deepEqual(size("nat_rules")[1], RULES_SIZE);
+      assert.deepEqual(size("nat_cfg")[1], CFG_SIZE);
+    } finally {
+      r.close();
+    }
+  });
+});
 
 describe("nat data plane: a full table", () => {
   test("new connections beyond maxConnections are dropped as table_full", async () => {
