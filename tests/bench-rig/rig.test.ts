@@ -45,10 +45,13 @@ test("through a bare XDP redirect the sink counts exactly the frames sent, IPv4 
       // how much of the CPU other tasks leave us.
       assert.ok(r.ppsPerCpu > 300_000, `${r.ppsPerCpu} pps per CPU-second`);
       assert.ok(Object.keys(r.cpus.generator).length > 0);
-      // One thread does the work: its CPU time fits in the wall time, and the rate per CPU-second
-      // is at least the wall-clock one.
-      assert.ok(r.cpu.cpuSeconds > 0 && r.cpu.cpuSeconds <= r.seconds * 1.05 + 0.01, JSON.stringify(r.cpu));
-      assert.ok(r.ppsPerCpu >= r.pps * 0.95, `${r.ppsPerCpu} vs ${r.pps}`);
+      // One thread does the work: its CPU time fits in the wall time (give or take the sampling
+      // of both clocks), and the rate per CPU-second is the count over that CPU time.
+      assert.ok(r.cpu.cpuSeconds > 0 && r.cpu.cpuSeconds <= r.seconds * 1.1 + 0.01, JSON.stringify(r.cpu));
+      assert.ok(
+        Math.abs(r.ppsPerCpu * r.cpu.cpuSeconds - r.received) <= r.received * 1e-6 + 1,
+        JSON.stringify(r.cpu),
+      );
     }
   }));
 

@@ -92,6 +92,15 @@ async function pingOnce(ns: string, addr: string, extra: string[] = []): Promise
 
 /** Runs an iperf3 client against a one-off server and returns the bytes received. */
 async function iperf(client: string, server: string, addr: string, args: string[]): Promise<number> {
+  // A run whose first segments waited on neighbour resolution in a busy machine can end before
+  // anything arrived: one more run (with a fresh one-off server) must then move data.
+  for (let run = 0; ; run++) {
+    const bytes = await iperfOnce(client, server, addr, args);
+    if (bytes > 0 || run >= 1) return bytes;
+  }
+}
+
+async function iperfOnce(client: string, server: string, addr: string, args: string[]): Promise<number> {
   const srv = spawn(server, "iperf3", ["-s", "-1", "-B", addr]);
   try {
     for (let i = 0; ; i++) {
@@ -212,7 +221,8 @@ describe("router end to end", () => {
         const inP0 = afterUdp[0].rx.packets - before[0].rx.packets;
         const outP1 = afterUdp[1].tx.packets - before[1].tx.packets;
         assert.ok(inP0 > 1500n, `${inP0} packets in`);
-        assert.equal(outP1, inP0, "everything in through p0 went out of p1");
+        // All of it but the odd neighbour probe from h0 that the router answers itself.
+        assert.ok(inP0 - outP1 >= 0n && inP0 - outP1 <= 2n, `${inP0} in through p0, ${outP1} out of p1`);
         assert.equal(afterUdp[0].rx.drops, before[0].rx.drops, "no drop");
 
         const neigh = await hv.tableList("r1", "neigh");
