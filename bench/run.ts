@@ -1,12 +1,13 @@
-// npm run bench: runs every benchmark module, prints one table, and writes bench-results/
-// results.json and results.md with the machine they ran on. `npm run bench -- maps` runs the
-// modules whose name contains "maps".
-import { mkdirSync, writeFileSync } from "node:fs";
-import { cpus, release, totalmem } from "node:os";
+// npm run bench: runs every benchmark module, prints its table, and updates the report in
+// docs/benchmarks/ (results.json, README.md with the machine, chart.svg; see report.ts).
+// `npm run bench -- maps` runs the modules whose name contains "maps" and keeps the other
+// modules' last figures. PLEXUS_BENCH_OUT=DIR writes the report elsewhere.
 import { join } from "node:path";
 import { projectRoot } from "../src/build/compile-bpf.js";
-import { markdownTable, ratio } from "./harness.js";
-import type { BenchModule, Comparison } from "./harness.js";
+import { markdownTable } from "./harness.js";
+import type { BenchModule } from "./harness.js";
+import { merge, moduleResult, readReport, thisMachine, writeReport } from "./report.js";
+import type { ModuleResult } from "./report.js";
 
 const MODULES: Record<string, () => Promise<BenchModule>> = {
   "bpf-load": () => import("./bpf-load.js"),
@@ -21,54 +22,23 @@ const MODULES: Record<string, () => Promise<BenchModule>> = {
 };
 
 const filters = process.argv.slice(2);
-const machine = {
-  cpu: cpus()[0]?.model ?? "unknown",
-  cpus: cpus().length,
-  memoryGiB: Math.round(totalmem() / 2 ** 30),
-  kernel: release(),
-  node: process.version,
-  date: new Date().toISOString(),
-};
+const unknown = filters.filter((f) => !Object.keys(MODULES).some((n) => n.includes(f)));
+if (unknown.length) {
+  process.stderr.write(
+    `bench: no module matches ${unknown.join(", ")}; modules: ${Object.keys(MODULES).join(", ")}\n`,
+  );
+  process.exit(2);
+}
+const dir = process.env.PLEXUS_BENCH_OUT ?? join(projectRoot, "docs", "benchmarks");
 
-const results: { module: string; comparisons: Comparison[] }[] = [];
+const fresh: ModuleResult[] = [];
 for (const [name, load] of Object.entries(MODULES)) {
   if (filters.length && !filters.some((f) => name.includes(f))) continue;
   process.stderr.write(`bench: ${name}...\n`);
   const comparisons = await (await load()).run();
-  results.push({ module: name, comparisons });
+  fresh.push(moduleResult(name, comparisons, thisMachine()));
   process.stdout.write(`\n${markdownTable(comparisons)}\n`);
+  // Written after every module, so a long run that is cut short keeps what it measured.
+  writeReport(dir, merge(readReport(dir), fresh));
 }
-
-const all = results.flatMap((r) => r.comparisons);
-const md = [
-  "# plexus benchmark results",
-  "",
-  `Machine: ${machine.cpu}, ${machine.cpus} CPUs, ${machine.memoryGiB} GiB, Linux ${machine.kernel}, Node ${machine.node}, ${machine.date}.`,
-  "Each figure is the median of alternating runs of the arms in the same process or rig; ratios are to the baseline arm.",
-  "",
-  markdownTable(all),
-  "",
-  ...all.flatMap((c) => (c.notes ?? []).map((n) => `- ${c.title}: ${n}`)),
-  "",
-].join("\n");
-const dir = join(projectRoot, "bench-results");
-mkdirSync(dir, { recursive: true });
-writeFileSync(
-  join(dir, "results.json"),
-  JSON.stringify(
-    {
-      machine,
-      results: results.map((r) => ({
-        ...r,
-        comparisons: r.comparisons.map((c) => ({
-          ...c,
-          ratios: Object.fromEntries(c.arms.map((a) => [a.name, ratio(c, a.name)])),
-        })),
-      })),
-    },
-    null,
-    2,
-  ),
-);
-writeFileSync(join(dir, "results.md"), md);
-process.stderr.write(`bench: wrote ${join(dir, "results.md")} and results.json\n`);
+process.stderr.write(`bench: wrote ${join(dir, "README.md")}, results.json and chart.svg\n`);
