@@ -29,11 +29,13 @@ export default defineControlPlane({
     src: {
       list: (ctx) => ddos(ctx).listSingles("src"),
       add: (ctx, entry) => ddos(ctx).addSingle("src", entry),
+      addMany: (ctx, entries) => ddos(ctx).addSingles("src", entries),
       delete: (ctx, key) => ddos(ctx).deleteSingle("src", key),
     },
     dst: {
       list: (ctx) => ddos(ctx).listSingles("dst"),
       add: (ctx, entry) => ddos(ctx).addSingle("dst", entry),
+      addMany: (ctx, entries) => ddos(ctx).addSingles("dst", entries),
       delete: (ctx, key) => ddos(ctx).deleteSingle("dst", key),
     },
     list: {

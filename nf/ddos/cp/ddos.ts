@@ -87,7 +87,7 @@ function checkFields(entry: Record<string, unknown>, allowed: readonly string[],
 export class Ddos {
   cfg: DdosConfig;
   /** Per side: prefix key -> single entry. */
-  private readonly singles: Record<Side, Map<string, Single>> = { src: new Map(), dst: new Map() };
+  private singles: Record<Side, Map<string, Single>> = { src: new Map(), dst: new Map() };
   private readonly lists = new Map<string, PrefixList>();
   /** Per side: prefix key -> what the lists say about it. */
   private listed: Record<Side, Map<string, Listed>> = { src: new Map(), dst: new Map() };
@@ -242,6 +242,49 @@ export class Ddos {
     this.ruleMap(side).update(ruleKey(text), ruleValue(action));
     singles.set(prefix.key, { prefix, text, action });
     if (this.started) this.tries.set(side, prefix.family, prefix, ACTION_CODES[action], present);
+  }
+
+  /**
+   * Adds or replaces many single entries in one step (a bulk load: `plexus INST src load FILE`):
+   * all are checked first, a bad one refused naming it and none applied; then the records go in
+   * with one batched update and the side's tries are rebuilt and swapped once. Returns the entries
+   * in canonical form, in order.
+   */
+  addSingles(side: Side, entries: Record<string, unknown>[]): Record<string, unknown>[] {
+    const singles = this.singles[side];
+    const batch = new Map<string, Single>();
+    const out = entries.map((entry, i) => {
+      const where = entries.length > 1 ? ` (entry ${i + 1})` : "";
+      checkFields(entry, ["prefix", "action"], `${side} entry${where}`);
+      const prefix = this.parseEntryPrefix(side, entry.prefix, `entry${where}`);
+      const text = textOf(prefix);
+      const action = entry.action ?? "drop";
+      if (!isAction(action))
+        throw new ValidationError(`${side} ${text}: action '${String(action)}' is neither drop nor allow`);
+      batch.delete(prefix.key); // a later entry for the same prefix wins
+      batch.set(prefix.key, { prefix, text, action });
+      return { prefix: text, action };
+    });
+    let added = 0;
+    for (const key of batch.keys()) if (!singles.has(key)) added++;
+    if (singles.size + added > MAX_RULES)
+      throw new ValidationError(
+        `${side}: ${added.toLocaleString("en")} new single entries would make ${(singles.size + added).toLocaleString("en")}, more than the ${MAX_RULES.toLocaleString("en")} the ${side} table holds; load the rest as a list`,
+      );
+    const next = new Map(singles);
+    for (const [key, s] of batch) next.set(key, s);
+    this.checkCapacity(side, this.counts(this.listed[side], next), `${side} (${batch.size} entries)`);
+    // Checked: now apply.
+    const keys: Buffer[] = [];
+    const values: Buffer[] = [];
+    for (const s of batch.values()) {
+      keys.push(ruleKey(s.text));
+      values.push(ruleValue(s.action));
+    }
+    this.ruleMap(side).updateBatch(keys, values);
+    this.singles[side] = next;
+    if (this.started) this.rebuild(side);
+    return out;
   }
 
   deleteSingle(side: Side, key: Record<string, unknown>): void {

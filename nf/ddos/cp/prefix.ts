@@ -102,7 +102,8 @@ function parseIpv6Fast(s: string): Buffer | undefined {
   }
   const total = head.length + tail.length;
   if (gap ? total > 7 : total !== 8) return undefined;
-  const out = Buffer.alloc(16);
+  // From the shared pool: a list's prefixes must not each cost an ArrayBuffer of their own.
+  const out = Buffer.allocUnsafe(16).fill(0);
   head.forEach((w, k) => out.writeUInt16BE(w, k * 2));
   tail.forEach((w, k) => out.writeUInt16BE(w, (8 - tail.length + k) * 2));
   return out;

@@ -132,6 +132,51 @@ describe("ddos control plane on real maps", () => {
     assert.throws(() => h.d.deleteSingle("src", { prefix: "198.18.7.0/24" }), NotFoundError);
   });
 
+  test("a bulk load of single entries is checked whole, then swapped in at once", () => {
+    clear();
+    h.d.addSingle("src", { prefix: "198.18.5.0/24" });
+    const id = trieId("src");
+    const entries = (n: number) =>
+      Array.from({ length: n }, (_, i): Record<string, unknown> => ({
+        prefix: `198.19.${(i >> 8) & 255}.${i & 255}`,
+      }));
+    const bad = entries(20_000);
+    bad[12_345] = { prefix: "198.19.48.57/24" };
+    assert.throws(
+      () => h.d.addSingles("src", bad),
+      (e: Error) =>
+        e instanceof ValidationError && /^src 198\.19\.48\.57\/24: .*host bits set/.test(e.message),
+    );
+    assert.throws(
+      () => h.d.addSingles("src", [...entries(3), { prefix: "198.18.9.0/24", action: "deny" }]),
+      /src 198\.18\.9\.0\/24: action 'deny'/,
+    );
+    assert.equal(trieId("src"), id, "nothing was swapped in");
+    assert.equal(h.d.listSingles("src").length, 1);
+    assert.equal(verdict("198.19.1.1"), "pass");
+
+    const good = [...entries(20_000), { prefix: "198.19.1.1", action: "allow" }];
+    const stored = h.d.addSingles("src", good);
+    assert.notEqual(trieId("src"), id, "one new trie");
+    assert.deepEqual(stored[1], { prefix: "198.19.0.1/32", action: "drop" });
+    assert.deepEqual(stored.at(-1), { prefix: "198.19.1.1/32", action: "allow" }, "the later entry wins");
+    assert.equal(h.d.listSingles("src").length, 20_001);
+    assert.equal([...h.t.map("ddos_src_rules").keys()].length, 20_001);
+    assert.equal(verdict("198.19.1.1"), "pass");
+    assert.equal(verdict("198.19.78.31"), "drop");
+    assert.equal(verdict("198.18.5.5"), "drop", "the entry there before stays");
+    assert.throws(
+      () =>
+        h.d.addSingles(
+          "dst",
+          entries(1).concat(
+            Array.from({ length: 65_536 }, (_, i) => ({ prefix: `fd00::${i.toString(16)}:0/112` })),
+          ),
+        ),
+      /dst: 65,537 new single entries would make 65,537, more than the 65,536 the dst table holds; load the rest as a list/,
+    );
+  });
+
   test("entries are recorded in canonical form", () => {
     clear();
     const entry: Record<string, unknown> = { prefix: "FD00:0:0:0::/16" };
