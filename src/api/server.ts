@@ -11,12 +11,15 @@ import { parse as parseYaml } from "yaml";
 import type { Hypervisor } from "../core/hypervisor.js";
 import { ApiRequestError, PROBLEM_TYPE, notFoundProblem, toProblem } from "./problem.js";
 import { registerCaptureRoutes } from "./routes/captures.js";
+import { isConsoleAsset, registerConsoleRoutes } from "./routes/console.js";
 import { registerDeclarativeRoutes } from "./routes/declarative.js";
 import { registerEventRoutes } from "./routes/events.js";
 import { registerInstanceRoutes } from "./routes/instances.js";
 import { registerLinkRoutes } from "./routes/links.js";
+import { registerMetricsRoutes } from "./routes/metrics.js";
 import { registerNfRoutes } from "./routes/nf.js";
 import { registerPortRoutes } from "./routes/ports.js";
+import { registerStatsRoutes } from "./routes/stats.js";
 import { registerStatusRoutes } from "./routes/status.js";
 import { registerTableRoutes } from "./routes/tables.js";
 
@@ -105,6 +108,7 @@ export async function buildApi(opts: ApiOptions): Promise<Api> {
   if (opts.token) {
     const token = opts.token;
     app.addHook("onRequest", async (req) => {
+      if (isConsoleAsset(req)) return; // the console's files; its data comes from /v1 with the token
       if (!tokenMatches(req.headers.authorization, token))
         throw new ApiRequestError(
           "missing or wrong bearer token: send Authorization: Bearer <token> (the CLI reads PLEXUS_TOKEN)",
@@ -147,6 +151,9 @@ export async function buildApi(opts: ApiOptions): Promise<Api> {
   registerEventRoutes(app, ctx);
   registerCaptureRoutes(app, ctx);
   registerDeclarativeRoutes(app, ctx);
+  registerConsoleRoutes(app);
+  registerStatsRoutes(app, ctx);
+  registerMetricsRoutes(app, ctx);
   app.get("/v1/openapi.json", { schema: { hide: true } }, async () => app.swagger());
   await app.ready();
   return app;

@@ -15,6 +15,7 @@ import { Direction, FRAMEWORK_DROP_NAMES, decodeEvent, type Counter, type Hop } 
 import { Framework } from "./dataplane/framework.js";
 import { ConflictError, NotFoundError, PlexusError, ValidationError } from "./errors.js";
 import { EventLog } from "./events.js";
+import { StatsService } from "./stats/service.js";
 import { InstanceRuntime, type InstanceHost } from "./instance.js";
 import type { HookMode, PortInfo, PortPeer } from "./nf-api.js";
 import { schemaErrors, withDefaults } from "./nf/manifest.js";
@@ -119,6 +120,10 @@ class Plan {
   undo(fn: () => unknown): void {
     this.undos.push(fn);
   }
+  /** Whether the change got as far as the kernel (a refusal before that undoes nothing). */
+  get touchedKernel(): boolean {
+    return this.undos.length > 0;
+  }
   after(fn: () => unknown): void {
     this.afters.push(fn);
   }
@@ -144,6 +149,8 @@ class Plan {
 
 export class Hypervisor {
   readonly events = new EventLog();
+  /** Counters, rates, program statistics and table usage (sampled by the daemon). */
+  readonly stats: StatsService = new StatsService(this);
   private readonly runtimes = new Map<string, InstanceRuntime>();
   private readonly lock = new Mutex();
   private tables: KernelTables | undefined;
@@ -189,6 +196,7 @@ export class Hypervisor {
       throw e;
     }
     hv.startSlowPath();
+    hv.stats.start();
     return hv;
   }
 
@@ -220,6 +228,7 @@ export class Hypervisor {
   /** Stops this process (timers, slow path, handles); the data plane keeps forwarding. */
   stop(): void {
     this.stopping = true;
+    this.stats.stop();
     this.reader?.close();
     for (const rt of this.runtimes.values()) rt.close();
     this.framework.close();
@@ -229,6 +238,7 @@ export class Hypervisor {
   async destroy(): Promise<void> {
     for (const name of Object.keys(this.state.instances)) await this.deleteInstance(name);
     this.stopping = true;
+    this.stats.stop();
     this.reader?.close();
     this.framework.destroy();
   }
@@ -397,6 +407,11 @@ export class Hypervisor {
         } catch (e2) {
           this.log.error({ err: e2 }, "restoring the tables after a failed change failed");
         }
+        if (plan.touchedKernel)
+          this.events.emit(
+            "change.rolled_back",
+            `a change failed half-way and was undone: ${(e as Error).message}`,
+          );
         throw e;
       }
       this.state = draft;
@@ -416,6 +431,11 @@ export class Hypervisor {
         `no instance '${name}' (instances: ${Object.keys(state.instances).sort().join(", ") || "none"})`,
       );
     return st;
+  }
+
+  /** An instance's loaded objects and control plane, if it runs (observability reads them). */
+  instanceRuntime(name: string): InstanceRuntime | undefined {
+    return this.runtimes.get(name);
   }
 
   private runtime(name: string): InstanceRuntime {
@@ -1094,7 +1114,18 @@ export class Hypervisor {
       // Code from a file is kept with the state, so that a restarted daemon loads it again.
       const object = opts.object ? this.keepObject(name, opts.object) : undefined;
       const t0 = performance.now();
-      await rt.upgrade(pkg, object);
+      try {
+        await rt.upgrade(pkg, object);
+      } catch (e) {
+        this.events.emit(
+          "instance.upgrade_failed",
+          `upgrading ${name} failed; it runs its old code: ${(e as Error).message}`,
+          {
+            instance: name,
+          },
+        );
+        throw e;
+      }
       const ms = performance.now() - t0;
       const next = structuredClone(this.state);
       next.instances[name].version = pkg.version;

@@ -97,6 +97,13 @@ export class Framework {
     return Object.fromEntries(SHARED_MAPS.map((n) => [n, this.map(n)]));
   }
 
+  /** The framework's own programs (entry stubs, injector), for their run-time statistics. */
+  programs(): { hook: Hook; name: string; program: BpfProgram }[] {
+    return (["xdp", "tc"] as const).flatMap((hook) =>
+      [...this.objects[hook].programs].map(([name, program]) => ({ hook, name, program })),
+    );
+  }
+
   private stubProgram(kind: StubKind): BpfProgram {
     if (kind === "xdp" || kind === "xdpg") return this.objects.xdp.program("px_entry");
     return this.objects.tc.program(kind === "tcin" ? "px_entry" : "px_entry_egress");

@@ -1,0 +1,3 @@
+export { StatsService, type StatsOptions } from "./service.js";
+export { ProgramStatsSwitch } from "./program-stats.js";
+export type * from "./snapshot.js";
