@@ -30,11 +30,14 @@ export default defineControlPlane({
     rules: {
       list: (ctx) => firewall(ctx).listRules(),
       add: (ctx, entry) => firewall(ctx).addRule(entry),
+      // Bulk loads (`plexus fw1 rules load FILE`): compiled and switched in once, all or none.
+      addMany: (ctx, entries) => firewall(ctx).addRules(entries),
       delete: (ctx, key) => firewall(ctx).deleteRule(key),
     },
     ruleset: {
       list: (ctx) => firewall(ctx).listRuleSets(),
       add: (ctx, entry) => firewall(ctx).addRuleSet(entry),
+      addMany: (ctx, entries) => firewall(ctx).addRuleSets(entries),
       delete: (ctx, key) => firewall(ctx).deleteRuleSet(key),
     },
     conntrack: {

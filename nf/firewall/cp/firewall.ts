@@ -230,34 +230,51 @@ export class Firewall {
   }
 
   addRule(entry: Record<string, unknown>): Promise<void> {
+    return this.addRules([entry]);
+  }
+
+  /** Adds or replaces single rules, all switched in at once (or none, on the first problem). */
+  addRules(entries: readonly Record<string, unknown>[]): Promise<void> {
     return this.queue.run(async () => {
-      let rule: Rule;
-      try {
-        rule = parseRule(entry, `rule ${entry.id ?? "(no id)"}`);
-      } catch (e) {
-        return problem(e);
-      }
       const singles = new Map(this.singles);
-      singles.set(rule.id, rule);
+      const seen = new Set<number>();
+      for (const entry of entries) {
+        let rule: Rule;
+        try {
+          rule = parseRule(entry, `rule ${entry.id ?? "(no id)"}`);
+        } catch (e) {
+          return problem(e);
+        }
+        if (seen.has(rule.id)) throw new ValidationError(`rule ${rule.id} is given twice`);
+        seen.add(rule.id);
+        singles.set(rule.id, rule);
+      }
       await this.commit(this.rulesets, singles, true);
     });
   }
 
   deleteRule(key: Record<string, unknown>): Promise<void> {
+    return this.deleteRules([key]);
+  }
+
+  /** Deletes single rules, all in one switch (each delete recompiles the whole rule set). */
+  deleteRules(keys: readonly Record<string, unknown>[]): Promise<void> {
     return this.queue.run(async () => {
-      const id = Number(key.id);
-      if (!Number.isInteger(id) || id < 1)
-        throw new ValidationError(`say which rule: id (got ${JSON.stringify(key.id)})`);
-      if (!this.singles.has(id)) {
-        const set = [...this.rulesets].find(([, s]) => s.rules.some((r) => r.id === id));
-        if (set)
-          throw new ValidationError(
-            `rule ${id} belongs to rule set ${set[0]}: load the rule set again without it, or replace it with plexus ${this.ctx.name} rules add ${id} ...`,
-          );
-        throw new NotFoundError(`${this.ctx.name} has no rule ${id}`);
-      }
       const singles = new Map(this.singles);
-      singles.delete(id);
+      for (const key of keys) {
+        const id = Number(key.id);
+        if (!Number.isInteger(id) || id < 1)
+          throw new ValidationError(`say which rule: id (got ${JSON.stringify(key.id)})`);
+        if (!singles.has(id)) {
+          const set = [...this.rulesets].find(([, s]) => s.rules.some((r) => r.id === id));
+          if (set)
+            throw new ValidationError(
+              `rule ${id} belongs to rule set ${set[0]}: load the rule set again without it, or replace it with plexus ${this.ctx.name} rules add ${id} ...`,
+            );
+          throw new NotFoundError(`${this.ctx.name} has no rule ${id}`);
+        }
+        singles.delete(id);
+      }
       await this.commit(this.rulesets, singles, false);
     });
   }
@@ -296,30 +313,38 @@ export class Firewall {
   }
 
   addRuleSet(entry: Record<string, unknown>): Promise<void> {
+    return this.addRuleSets([entry]);
+  }
+
+  /** Loads (or replaces) rule sets by name, all switched in at once. */
+  addRuleSets(entries: readonly Record<string, unknown>[]): Promise<void> {
     return this.queue.run(async () => {
-      const name = typeof entry.name === "string" ? entry.name.trim() : "";
-      if (!NAME_RE.test(name))
-        throw new ValidationError(
-          `a rule set needs a name of letters, digits, '.', '_' and '-' (at most 31), got ${JSON.stringify(entry.name)}`,
-        );
-      const unknown = Object.keys(entry).filter((k) => k !== "name" && k !== "rules");
-      if (unknown.length)
-        throw new ValidationError(
-          `rule set ${name}: unknown field ${unknown.join(", ")} (fields: name, rules)`,
-        );
-      let rules: Rule[];
-      try {
-        rules = Firewall.parseRuleSet(name, entry.rules ?? []);
-      } catch (e) {
-        return problem(e);
-      }
       const sets = new Map(this.rulesets);
-      sets.set(name, { rules, loadedNs: process.hrtime.bigint() });
+      const loaded: [string, number][] = [];
+      for (const entry of entries) {
+        const name = typeof entry.name === "string" ? entry.name.trim() : "";
+        if (!NAME_RE.test(name))
+          throw new ValidationError(
+            `a rule set needs a name of letters, digits, '.', '_' and '-' (at most 31), got ${JSON.stringify(entry.name)}`,
+          );
+        const unknown = Object.keys(entry).filter((k) => k !== "name" && k !== "rules");
+        if (unknown.length)
+          throw new ValidationError(
+            `rule set ${name}: unknown field ${unknown.join(", ")} (fields: name, rules)`,
+          );
+        let rules: Rule[];
+        try {
+          rules = Firewall.parseRuleSet(name, entry.rules ?? []);
+        } catch (e) {
+          return problem(e);
+        }
+        sets.set(name, { rules, loadedNs: process.hrtime.bigint() });
+        loaded.push([name, rules.length]);
+      }
       await this.commit(sets, this.singles, true);
       if (this.started)
-        this.ctx
-          .map("fw_rulesets")
-          .update(rulesetKey(name), rulesetMeta(rules.length, process.hrtime.bigint()));
+        for (const [name, count] of loaded)
+          this.ctx.map("fw_rulesets").update(rulesetKey(name), rulesetMeta(count, process.hrtime.bigint()));
     });
   }
 
