@@ -12,7 +12,9 @@
  * Port allocation: a new mapping claims its reply tuple by inserting the reply entry with
  * BPF_NOEXIST, which the kernel makes atomic across CPUs; the first candidate is the
  * connection's own port, then up to NAT_PROBES ports from a point hashed from the tuple. Only the
- * whole reply tuple must be unique, so one outside port serves many destinations.
+ * whole reply tuple must be unique, so one outside port serves many destinations. A candidate
+ * still held by a connection that has expired (the control plane collects those only every few
+ * seconds) is taken over, as the kernel's NAT finds such a tuple free once conntrack dropped it.
  */
 #include <plexus.h>
 #include "nat_abi.h"
@@ -24,6 +26,7 @@ struct nat_state {
 	struct nat_pkt p;
 	struct nat_tuple t;   /* the packet's tuple */
 	struct nat_tuple rt;  /* a new mapping's reply tuple */
+	struct nat_tuple ot;  /* the original tuple of an expired mapping being taken over */
 	struct nat_sess os;   /* a new mapping's original entry */
 	struct nat_sess rs;   /* and its reply entry */
 	struct nat_new n;     /* what the packet becomes */
@@ -177,10 +180,54 @@ static __always_inline void nat_ct_pickup(void *ct, const struct px_ct_key *k, i
 }
 
 /*
+ * Frees reply tuple st->rt when the mapping holding it belongs to an expired (or untracked)
+ * connection: its two session entries and its conntrack entry go, as the control plane's
+ * collection would remove them. Returns 1 when the tuple is free to claim again.
+ */
+static __always_inline int nat_reclaim(struct nat_state *st, void *sess, void *ct, __u64 now)
+{
+	struct nat_sess *old = bpf_map_lookup_elem(sess, &st->rt);
+	struct px_ct_entry *e;
+
+	if (!old || !(old->flags & NAT_S_REPLY))
+		return 0;
+	/* The reply entry's rewrite is the old connection's original tuple, reversed. */
+	st->ot.family = st->rt.family;
+	st->ot.proto = st->rt.proto;
+	st->ot.pad = 0;
+	__builtin_memcpy(st->ot.saddr, old->new_daddr, 16);
+	__builtin_memcpy(st->ot.daddr, old->new_saddr, 16);
+	st->ot.sport = old->new_dport;
+	st->ot.dport = old->new_sport;
+	px_ct_key_init(&st->k, st->ot.family, st->ot.proto, st->ot.saddr, st->ot.daddr, st->ot.sport, st->ot.dport);
+	e = bpf_map_lookup_elem(ct, &st->k);
+	if (e && e->expires >= now)
+		return 0;
+	bpf_map_delete_elem(sess, &st->ot);
+	if (e)
+		bpf_map_delete_elem(ct, &st->k);
+	bpf_map_delete_elem(sess, &st->rt);
+	nat_stat(NAT_ST_RECLAIMED);
+	return 1;
+}
+
+/* Claims reply tuple st->rt with entry st->rs: 0, -EEXIST (held by a live connection) or another error. */
+static __always_inline int nat_claim(struct nat_state *st, void *sess, void *ct, __u64 now)
+{
+	int err = bpf_map_update_elem(sess, &st->rt, &st->rs, BPF_NOEXIST);
+
+	/* Deleted then inserted with BPF_NOEXIST: of two CPUs taking over one tuple, one wins. */
+	if (err == -17 && nat_reclaim(st, sess, ct, now))
+		err = bpf_map_update_elem(sess, &st->rt, &st->rs, BPF_NOEXIST);
+	return err;
+}
+
+/*
  * Creates the mapping of a new connection with rule r; on success st->n holds what the packet
  * becomes. Returns 0 or a drop reason.
  */
-static __always_inline int nat_create(struct nat_state *st, const struct nat_rule *r, void *sess, __u64 now)
+static __always_inline int nat_create(struct nat_state *st, const struct nat_rule *r, void *sess, void *ct,
+				      __u64 now)
 {
 	struct nat_pkt *p = &st->p;
 	__u32 h = nat_hash(&st->t), i, span, start;
@@ -257,7 +304,7 @@ static __always_inline int nat_create(struct nat_state *st, const struct nat_rul
 			if (p->proto == IPPROTO_ICMP || p->proto == IPPROTO_ICMPV6)
 				st->n.dport = st->n.sport; /* the identifier is both "ports" */
 			nat_reply_tuple(st);
-			err = bpf_map_update_elem(sess, &st->rt, &st->rs, BPF_NOEXIST);
+			err = nat_claim(st, sess, ct, now);
 			if (!err)
 				goto claimed;
 			if (err != -17) /* -EEXIST: taken, try the next; anything else: full */
@@ -266,7 +313,7 @@ static __always_inline int nat_create(struct nat_state *st, const struct nat_rul
 		return NAT_DROP_NO_PORT;
 	}
 	nat_reply_tuple(st);
-	err = bpf_map_update_elem(sess, &st->rt, &st->rs, BPF_NOEXIST);
+	err = nat_claim(st, sess, ct, now);
 	if (err)
 		return err == -17 ? NAT_DROP_NO_PORT : NAT_DROP_TABLE_FULL;
 claimed:
@@ -390,7 +437,7 @@ PX_NF(nat)
 	if (p->proto == IPPROTO_TCP ? px_ct_tcp_segment(p->tcp_flags) != PX_SEG_SYN : !opens)
 		return px_next(pc);
 
-	lo = nat_create(st, r, sess, now);
+	lo = nat_create(st, r, sess, ct, now);
 	if (lo < 0) {
 		/* Lost a race for this very connection: use the winner's mapping. */
 		s = bpf_map_lookup_elem(sess, &st->t);

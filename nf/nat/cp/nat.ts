@@ -32,7 +32,15 @@ import {
 } from "./zone.js";
 
 const PROTO_NAMES: Record<number, string> = { 6: "tcp", 17: "udp", 1: "icmp", 58: "icmpv6" };
-const STAT_NAMES = ["translated", "created", "prefixTranslated", "noFreePort", "tableFull", "pickedUp"];
+const STAT_NAMES = [
+  "translated",
+  "created",
+  "prefixTranslated",
+  "noFreePort",
+  "tableFull",
+  "pickedUp",
+  "reclaimed",
+];
 
 /** The address masquerade uses on an interface (in the daemon's namespace), if it has one. */
 export function interfaceAddress(ifname: string, family: Family): Addr | undefined {

@@ -291,6 +291,29 @@ for (const hook of ["xdp", "tc"] as Hook[]) {
       const r = send(back, { proto: "udp", src: "198.18.2.1", dst: "198.18.2.254", sport: 53, dport: 42000 });
       assert.equal(r.p.dst, "198.18.2.254");
     });
+
+    test("a port held by an expired connection is taken over before collection", async () => {
+      reset();
+      out.nat.addRule({ id: 10, type: "snat", to: "198.18.2.254:5000" });
+      const from = (host: string) =>
+        send(out, { proto: "udp", src: host, dst: "198.18.2.1", sport: 42000, dport: 53 });
+      assert.equal(from("198.18.1.1").p.sport, 5000);
+      assert.deepEqual(from("198.18.1.2").drops, [DROP_NO_PORT], "the only port is taken");
+      await new Promise((r) => setTimeout(r, 1300)); // udp timeout 1 s; no collection runs
+      const o = from("198.18.1.2");
+      assert.equal(o.verdict, "pass");
+      assert.equal(o.p.sport, 5000);
+      assert.equal(out.nat.stats().reclaimed, 1);
+      const sessions = out.nat.listSessions();
+      assert.deepEqual(
+        sessions.map((x) => x.src),
+        ["198.18.1.2:42000"],
+        "the old mapping is gone, both ways",
+      );
+      const r = send(back, { proto: "udp", src: "198.18.2.1", dst: "198.18.2.254", sport: 53, dport: 5000 });
+      assert.equal(r.p.dst, "198.18.1.2", "replies reach the new owner");
+      assert.equal(out.nat.collect(), 0, "nothing left to collect");
+    });
   });
 }
 
