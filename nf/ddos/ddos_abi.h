@@ -124,6 +124,15 @@ struct ddos_svc {
 };
 
 /* The control plane's durable records (never read by the data plane), laid out as users see them. */
+/* ddos_stats: named fields, so that the hypervisor's table codec tells key from value. */
+struct ddos_stat_key {
+	__u32 counter;
+};
+
+struct ddos_stat_val {
+	__u64 packets;
+};
+
 struct ddos_rule_key {
 	char prefix[48]; /* canonical: "198.18.0.0/16", "fd00:1::/48" */
 };

@@ -83,8 +83,8 @@ struct {
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, DDOS_STATS);
-	__type(key, __u32);
-	__type(value, __u64);
+	__type(key, struct ddos_stat_key);
+	__type(value, struct ddos_stat_val);
 } ddos_stats SEC(".maps");
 
 /* Control-plane records that survive a daemon restart (never read by the data plane). */
