@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-debs=(clang llvm llvm-19 libbpf-dev bpftool iproute2 iputils-ping ethtool iperf3 tcpdump nftables tshark netcat-openbsd curl python3-prometheus-client)
+debs=(clang llvm llvm-19 libbpf-dev bpftool iproute2 iputils-ping ethtool iperf3 tcpdump nftables tshark netcat-openbsd curl python3-prometheus-client chromium)
 missing=()
 for p in "${debs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
