@@ -22,6 +22,7 @@ import { registerPortRoutes } from "./routes/ports.js";
 import { registerStatsRoutes } from "./routes/stats.js";
 import { registerStatusRoutes } from "./routes/status.js";
 import { registerTableRoutes } from "./routes/tables.js";
+import { registerTraceRoutes } from "./routes/traces.js";
 
 export const API_VERSION = "0.1.0";
 
@@ -154,6 +155,7 @@ export async function buildApi(opts: ApiOptions): Promise<Api> {
   registerConsoleRoutes(app);
   registerStatsRoutes(app, ctx);
   registerMetricsRoutes(app, ctx);
+  registerTraceRoutes(app, ctx);
   app.get("/v1/openapi.json", { schema: { hide: true } }, async () => app.swagger());
   await app.ready();
   return app;

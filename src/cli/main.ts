@@ -14,6 +14,8 @@ import { registerLinkCommands } from "./commands/link.js";
 import { registerNfCommands } from "./commands/nf.js";
 import { registerPortCommands } from "./commands/port.js";
 import { registerTableCommand } from "./commands/table.js";
+import { registerTopCommand } from "./commands/top.js";
+import { registerTraceCommand } from "./commands/trace.js";
 import { registerTopologyCommands } from "./commands/topology.js";
 import { UsageError } from "./errors.js";
 
@@ -44,6 +46,8 @@ export async function buildProgram(argv: readonly string[] = []): Promise<Comman
   registerLinkCommands(program);
   registerTopologyCommands(program);
   registerEventCommands(program);
+  registerTopCommand(program);
+  registerTraceCommand(program);
   registerCaptureCommand(program);
   registerDeclarativeCommands(program);
   registerTableCommand(program);

@@ -149,6 +149,8 @@ class Plan {
 
 export class Hypervisor {
   readonly events = new EventLog();
+  /** Called with each px_events record that is not a slow-path packet (per-packet trace records). */
+  readonly traceReaders = new Set<(rec: Uint8Array) => void>();
   /** Counters, rates, program statistics and table usage (sampled by the daemon). */
   readonly stats: StatsService = new StatsService(this);
   private readonly runtimes = new Map<string, InstanceRuntime>();
@@ -290,7 +292,11 @@ export class Hypervisor {
       try {
         for await (const rec of reader) {
           const ev = decodeEvent(rec);
-          if (!ev) continue;
+          if (!ev) {
+            // Per-packet trace records share the ring: their readers decode them (synchronously).
+            for (const fn of this.traceReaders) fn(rec);
+            continue;
+          }
           const rt = [...this.runtimes.values()].find((r) => r.state.slot === ev.slot);
           if (!rt?.control.packet) continue;
           try {
