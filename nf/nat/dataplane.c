@@ -180,6 +180,59 @@ static __always_inline void nat_ct_pickup(void *ct, const struct px_ct_key *k, i
 }
 
 /*
+ * Conntrack for a packet of mapped connection s: tracked as its opener sees it (before the original
+ * direction's translation, after the reply direction's). When the packet changes nothing but the
+ * deadline, and the deadline is seconds away, s is marked so that like packets skip conntrack for
+ * the rest of the epoch: a lookup in the conntrack table per packet costs a mapped flow about as
+ * much as the rest of its translation, mostly in cache misses. The deadline then lags by at most an
+ * epoch (it is written only when it moves by a second anyway); a TCP state change clears the mark
+ * of both directions.
+ */
+static __always_inline void nat_track(struct nat_state *st, struct nat_sess *s, void *sess, void *ct,
+				      const struct px_ct_timeouts *to, __u32 seg, int opens, int reply, __u64 now)
+{
+	struct nat_pkt *p = &st->p;
+	struct px_ct_view v = {}; /* on the stack: it holds a pointer to the entry */
+	int lo, steady, moved;
+
+	if (reply)
+		lo = px_ct_key_init(&st->k, p->family, p->proto, st->n.saddr, st->n.daddr, st->n.sport, st->n.dport);
+	else
+		lo = px_ct_key_init(&st->k, p->family, p->proto, p->saddr, p->daddr, p->sport, p->dport);
+	px_ct_track(ct, &st->k, lo, p->proto, seg, opens, now, &v);
+	if (!v.e && !v.fresh) {
+		nat_ct_pickup(ct, &st->k, !reply, lo, p->proto, to, now);
+		nat_stat(NAT_ST_STALE);
+		return;
+	}
+	steady = v.e && !v.fresh && (v.state == PX_CT_NEW || v.state == PX_CT_ESTABLISHED) &&
+		 (p->proto != IPPROTO_TCP || (seg == PX_SEG_ACK && v.tcp_next == v.e->tcp)) &&
+		 (v.dir == PX_CT_DIR_ORIGINAL || (v.e->flags & PX_CT_F_SEEN_REPLY));
+	moved = p->proto == IPPROTO_TCP && v.e && v.tcp_next < PX_TCP_STATES && v.tcp_next != v.e->tcp;
+	px_ct_confirm(ct, &st->k, &v, p->proto, to, now);
+	if (steady && v.e->expires >= now + 2000000000ULL)
+		s->ct_epoch = NAT_CT_EPOCH(now);
+	else if (s->ct_epoch)
+		s->ct_epoch = 0;
+	if (moved) {
+		/* The TCP state moved: the other direction's next segment must see it too. Its entry's
+		 * key is this packet's rewrite, reversed (in either direction). */
+		struct nat_sess *o;
+
+		st->ot.family = p->family;
+		st->ot.proto = p->proto;
+		st->ot.pad = 0;
+		__builtin_memcpy(st->ot.saddr, st->n.daddr, 16);
+		__builtin_memcpy(st->ot.daddr, st->n.saddr, 16);
+		st->ot.sport = st->n.dport;
+		st->ot.dport = st->n.sport;
+		o = bpf_map_lookup_elem(sess, &st->ot);
+		if (o && o->ct_epoch)
+			o->ct_epoch = 0;
+	}
+}
+
+/*
  * Frees reply tuple st->rt when the mapping holding it belongs to an expired (or untracked)
  * connection: its two session entries and its conntrack entry go, as the control plane's
  * collection would remove them. Returns 1 when the tuple is free to claim again.
@@ -263,13 +316,13 @@ static __always_inline int nat_create(struct nat_state *st, const struct nat_rul
 	st->os.kind = r->kind;
 	st->os.rule = r->id;
 	st->os.spare = 0;
-	st->os.spare2 = 0;
+	st->os.ct_epoch = 0;
 	st->os.created = now;
 	st->rs.flags = NAT_S_REPLY | (src ? NAT_S_DST : NAT_S_SRC);
 	st->rs.kind = r->kind;
 	st->rs.rule = r->id;
 	st->rs.spare = 0;
-	st->rs.spare2 = 0;
+	st->rs.ct_epoch = 0;
 	st->rs.created = now;
 	/* Replies become the reverse of the original tuple. */
 	__builtin_memcpy(st->rs.new_saddr, p->daddr, 16);
@@ -362,6 +415,7 @@ PX_NF(nat)
 	void *sess, *ct;
 	__u64 now;
 	int lo, opens = 0, inbound = 0, reply;
+	__u32 seg;
 
 	if (!cfg || !st || !(cfg->flags & NAT_CFG_ACTIVE))
 		return px_next(pc);
@@ -401,20 +455,11 @@ PX_NF(nat)
 			__builtin_memcpy(st->n.daddr, s->new_daddr, 16);
 			st->n.sport = s->new_sport;
 			st->n.dport = s->new_dport;
-			/* Conntrack sees the connection as its opener does: before the original direction's
-			 * translation, after the reply direction's. */
-			if (reply)
-				lo = px_ct_key_init(&st->k, p->family, p->proto, st->n.saddr, st->n.daddr, st->n.sport,
-						    st->n.dport);
-			else
-				lo = px_ct_key_init(&st->k, p->family, p->proto, p->saddr, p->daddr, p->sport, p->dport);
-			px_ct_track(ct, &st->k, lo, p->proto, px_ct_tcp_segment(p->tcp_flags), opens && !reply, now, &v);
-			if (!v.e && !v.fresh) {
-				nat_ct_pickup(ct, &st->k, !reply, lo, p->proto, &cfg->ct, now);
-				nat_stat(NAT_ST_STALE);
-			} else {
-				px_ct_confirm(ct, &st->k, &v, p->proto, &cfg->ct, now);
-			}
+			seg = px_ct_tcp_segment(p->tcp_flags);
+			if (s->ct_epoch != NAT_CT_EPOCH(now) || (p->proto == IPPROTO_TCP && seg != PX_SEG_ACK))
+				nat_track(st, s, sess, ct, &cfg->ct, seg, opens && !reply, reply, now);
+			/* else: a packet of this direction found nothing to change this ~second, and this one
+			 * (no SYN, FIN or RST) would not either: conntrack is skipped. */
 			if (nat_rewrite(pc, p, &st->n))
 				return px_drop(pc, NAT_DROP_MALFORMED);
 			nat_stat(NAT_ST_TRANSLATED);

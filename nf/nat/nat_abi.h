@@ -95,9 +95,14 @@ struct nat_sess {
 	__u8 kind;  /* the rule's enum nat_kind */
 	__u16 spare; /* (not "pad": table fields of key and value must have distinct names) */
 	__u32 rule; /* the rule's id */
-	__u32 spare2;
+	/* NAT_CT_EPOCH(now) while packets this way that open or close nothing need no conntrack
+	 * update (set after one found nothing to change; 0: not known) */
+	__u32 ct_epoch;
 	__u64 created; /* coarse monotonic ns */
 };
+
+/* The conntrack fast path's time unit: 2^30 ns (about 1.07 s). */
+#define NAT_CT_EPOCH(now) ((__u32)((now) >> 30) + 1)
 
 /* Counters (per CPU). */
 enum nat_stat {

@@ -14,7 +14,7 @@ import {
   SESS_SIZE,
   TUPLE_SIZE,
 } from "../../../nf/nat/cp/abi.js";
-import { canon, frame, TCP_ACK, TCP_SYN, type Pkt } from "./frames.js";
+import { canon, frame, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, type Pkt } from "./frames.js";
 import { openNat, type Hook, type NatRig } from "./support.js";
 
 const DROP_NO_PORT = 1;
@@ -94,6 +94,28 @@ for (const hook of ["xdp", "tc"] as Hook[]) {
       assert.equal(rows.find((r) => r.proto === "udp")?.state, "replied");
       // The ingress instance of the zone sees the same mappings.
       assert.equal(back.nat.listSessions().length, rows.length);
+    });
+
+    test("established segments skip conntrack's update, FIN and RST still move the state at once", () => {
+      reset();
+      out.nat.addRule({ id: 10, type: "snat", to: "198.18.2.254" });
+      const c = { src: "198.18.1.1", dst: "198.18.2.1", sport: 41000, dport: 80 };
+      const state = () => out.nat.listSessions().find((r) => r.proto === "tcp")?.state;
+      const o = send(out, { proto: "tcp", ...c, flags: TCP_SYN });
+      reply(o.p, "tcp");
+      // Several segments each way: from the second on, the mapping skips conntrack's update.
+      for (let i = 0; i < 3; i++) {
+        assert.equal(send(out, { proto: "tcp", ...c, flags: TCP_ACK }).p.src, "198.18.2.254");
+        assert.equal(reply(o.p, "tcp", { flags: TCP_ACK }).p.dst, "198.18.1.1");
+      }
+      assert.equal(state(), "ESTABLISHED");
+      const fin = send(out, { proto: "tcp", ...c, flags: TCP_FIN | TCP_ACK });
+      assert.ok(fin.p.csumOk);
+      assert.equal(state(), "FIN_WAIT", "a FIN goes through conntrack");
+      assert.equal(reply(o.p, "tcp", { flags: TCP_ACK }).p.dst, "198.18.1.1");
+      assert.equal(state(), "CLOSE_WAIT", "and so does the next segment the other way");
+      reply(o.p, "tcp", { flags: TCP_RST });
+      assert.equal(state(), "CLOSE", "an RST too");
     });
 
     test("TCP segments that open nothing pass untranslated; a mapping needs a SYN", () => {
