@@ -16,6 +16,7 @@ const MODULES: Record<string, () => Promise<BenchModule>> = {
   "hv-control": () => import("./hv-control.js"),
   "nf-capture": () => import("./nf-capture.js"),
   "nf-ddos": () => import("./nf-ddos.js"),
+  "nf-loadbalancer": () => import("./nf-loadbalancer.js"),
   "nf-nat": () => import("./nf-nat.js"),
   "rig-baselines": () => import("./rig-baselines.js"),
   "vm-engines": () => import("./vm-engines.js"),
