@@ -2,8 +2,8 @@
 /*
  * The reject action: the packet is turned into its answer in place, a TCP reset (for TCP) or an
  * ICMP / ICMPv6 destination-unreachable quoting its first bytes, and sent back the way it came:
- * out of the interface it entered on (XDP_TX; in TC a redirect to that interface, or into the
- * host when the packet was the host's own). The answer comes from the packet's destination
+ * out of the interface it entered on (a redirect to that interface, or into the host when a TC
+ * egress packet was the host's own). The answer comes from the packet's destination
  * address, as from the host it was meant for. Rejects are rate limited (a GCRA over one
  * timestamp, like Linux's icmp_msgs_per_sec); over the limit a rejected packet is only dropped.
  */
@@ -104,7 +104,9 @@ static __always_inline int fw_set_len(const struct px_ctx *pc, __u32 len)
 static __always_inline int fw_send_back(const struct px_ctx *pc)
 {
 #ifdef PX_HOOK_XDP
-	return XDP_TX;
+	/* Not XDP_TX: a veth flushes XDP_TX frames to its peer only when the peer runs XDP too, so
+	 * answers to a container would wait for unrelated traffic. A redirect is flushed at once. */
+	return bpf_redirect(pc->ctx->ingress_ifindex, 0);
 #else
 	if (pc->ctx->ingress_ifindex)
 		return bpf_redirect(pc->ctx->ingress_ifindex, 0);

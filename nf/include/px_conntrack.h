@@ -93,8 +93,8 @@ struct px_ct_entry {
 	__u64 expires; /* coarse monotonic ns */
 	__u8 tcp;      /* enum px_ct_tcp (TCP only) */
 	__u8 flags;    /* PX_CT_F_* */
-	__u16 pad;
-	__u32 pad2;
+	__u16 spare;   /* (not "pad": a table's key and value fields need distinct names) */
+	__u32 spare2;
 };
 
 #define PX_CT_F_ORIG_LO 1    /* the endpoint that opened the connection is the key's lo one */

@@ -44,8 +44,8 @@ function verdictOf(hook: Hook, retval: number): Verdict {
       ? "pass"
       : retval === XdpAction.DROP
         ? "drop"
-        : retval === XdpAction.TX
-          ? "back"
+        : retval === XdpAction.TX || retval === XdpAction.REDIRECT
+          ? "back" // rejects are redirected to the interface they came in on
           : "other";
   if (retval === 0xffffffff) return "pass";
   if (retval === TcAction.SHOT) return "drop";
