@@ -183,6 +183,7 @@ function loadSpecProgram(vm: Vm, spec: ObjectSpec, p: ProgramSpec, maps: Map<str
   return vm.loadProgram(p.instructions, {
     name: p.name,
     type: p.type,
+    expectedAttachType: p.expectedAttachType,
     ctx,
     resolveWide: (insn: Instruction, i: number) => {
       const ref = insn.ref;

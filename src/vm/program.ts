@@ -18,6 +18,8 @@ export class VmProgram {
     readonly type: number,
     readonly prepared: PreparedProgram,
     readonly helpers: HelperSet,
+    /** The kernel's expected_attach_type (0 when none). */
+    readonly expectedAttachType = 0,
   ) {}
 
   /** Runs the program once on a packet (or input memory), like BPF_PROG_TEST_RUN. */

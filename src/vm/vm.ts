@@ -2,9 +2,10 @@
 // both engines. A run sets up the context (XDP, skb or raw input memory) in the linear memory as
 // BPF_PROG_TEST_RUN would, runs the program with the interpreter or the JIT, and reads back the
 // verdict, the packet, the context and where the program redirected the packet.
-import { HelperId, Pseudo, helperName } from "../bpf/constants.js";
-import { PlexusBpfError, VmFault, VmLoadError } from "../bpf/errors.js";
+import { AttachType, HelperId, Pseudo, helperName } from "../bpf/constants.js";
+import { BpfError, PlexusBpfError, VmFault, VmLoadError } from "../bpf/errors.js";
 import { lddwValue } from "../bpf/insn/codec.js";
+import { EINVAL } from "../bpf/sys/errno.js";
 import type { Instruction } from "../bpf/insn/instruction.js";
 import { LDDW } from "../bpf/insn/instruction.js";
 import { checkAccess } from "./check.js";
@@ -107,6 +108,8 @@ export interface LoadProgramOptions {
   name: string;
   /** ProgType (0: a raw program whose r1 points at input memory). */
   type?: number;
+  /** The kernel's expected_attach_type: XDP programs for devmap / cpumap entries cannot be test-run. */
+  expectedAttachType?: number;
   ctx?: ContextKind;
   /** Helpers the program may call (default: the Linux helpers). */
   helpers?: HelperSet;
@@ -254,7 +257,15 @@ export class Vm implements MapHost {
         return undefined;
       },
     });
-    const prog = new VmProgram(this, this.programs.length, opts.name, opts.type ?? 0, prepared, helpers);
+    const prog = new VmProgram(
+      this,
+      this.programs.length,
+      opts.name,
+      opts.type ?? 0,
+      prepared,
+      helpers,
+      opts.expectedAttachType ?? 0,
+    );
     this.programs.push(prog);
     prepared.functions.forEach((f) => {
       prog.codeIndex.push(this.code.length);
@@ -533,6 +544,12 @@ export class Vm implements MapHost {
   run(prog: VmProgram, input: RunInput, opts: { engine?: EngineName; tracer?: Tracer } = {}): VmRunResult {
     if (this.#run) throw new PlexusBpfError("vm: a program is already running (runs do not nest)");
     if (prog.vm !== this) throw new PlexusBpfError(`vm: program ${prog.name} belongs to another runtime`);
+    // As BPF_PROG_TEST_RUN: a devmap or cpumap program only runs on a redirected frame.
+    if (
+      prog.expectedAttachType === AttachType.XDP_DEVMAP ||
+      prog.expectedAttachType === AttachType.XDP_CPUMAP
+    )
+      throw new BpfError("BPF_PROG_TEST_RUN", EINVAL, `${prog.name} is a program for devmap/cpumap entries`);
     const engine = opts.engine ?? this.engine;
     const run = new RunState(prog);
     const cpu = input.cpu ?? 0;

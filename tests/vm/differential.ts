@@ -7,6 +7,7 @@ import { MapType, mapTypeName } from "../../src/bpf/constants.js";
 import { BpfError } from "../../src/bpf/errors.js";
 import type { TestRunResult } from "../../src/bpf/prog/program.js";
 import type { MapHandle } from "../../src/bpf/map/handle.js";
+import { BatchCursor } from "../../src/bpf/map/batch.js";
 import { BpfMap } from "../../src/bpf/map/map.js";
 import { BpfObject } from "../../src/bpf/object/object.js";
 import type { LoadedObject } from "../../src/bpf/object/load.js";
@@ -15,6 +16,7 @@ import type { OpenOptions } from "../../src/bpf/object/open.js";
 import { RingBufferReader } from "../../src/bpf/ringbuf/reader.js";
 import { possibleCpus } from "../../src/bpf/sys/cpus.js";
 import { native } from "../../src/bpf/sys/native.js";
+import { ArrayMap } from "../../src/vm/maps/array.js";
 import { RingBufMap } from "../../src/vm/maps/ringbuf.js";
 import type { VmObject } from "../../src/vm/object.js";
 import { Vm } from "../../src/vm/vm.js";
@@ -24,12 +26,20 @@ import { createNetns, deleteNetns, enterNetns } from "../helpers/netns.js";
 import type { CorpusFrame } from "./corpus.js";
 
 export interface DiffTarget {
+  /** A fixture of tests/fixtures (its name), or any object when `object` is given (then a label). */
   fixture: string;
+  /** Path of the object, when it is not a fixture (the network functions' objects). */
+  object?: () => Promise<string>;
   /** Programs to load and run (default: every autoload program). */
   programs?: string[];
   open?: OpenOptions;
-  /** Fills maps the same way in the kernel and in the runtime before the runs. */
-  setup?: (map: (name: string) => MapHandle) => void;
+  /**
+   * Fills maps the same way in the kernel and in the runtime before the runs; `prog` gives a
+   * program's value for a prog array (the kernel: its fd; the runtime: its id).
+   */
+  setup?: (map: (name: string) => MapHandle, prog: (name: string) => number) => void;
+  /** Sets maps before each packet run (e.g. per-packet metadata a caller would write). */
+  beforeEach?: (map: (name: string) => MapHandle) => void;
   /** Packets run after the corpus (a program's own traffic). */
   extraFrames?: CorpusFrame[];
   /**
@@ -37,6 +47,12 @@ export interface DiffTarget {
    * that send clones to interfaces: the runtime's default interfaces are that namespace's.
    */
   netns?: boolean;
+  /**
+   * Byte ranges [offset, size] of a map's values that hold clock readings (bpf_ktime_get_*_ns):
+   * the kernel's and the runtime's clocks are read at different moments, so these bytes are
+   * zeroed on both sides before comparing. Everything else in those values is compared.
+   */
+  clockFields?: Record<string, readonly (readonly [number, number])[]>;
   /** Builds the context in for a program and packet (default: none). */
   ctx?: (program: string, frame: Uint8Array) => Uint8Array | undefined;
 }
@@ -54,9 +70,51 @@ const COMPARED = new Set<number>([
   MapType.DEVMAP_HASH,
 ]);
 
-function snapshot(m: MapHandle): Map<string, string> {
+const ARRAYS = new Set<number>([MapType.ARRAY, MapType.PERCPU_ARRAY]);
+
+/**
+ * Array maps: every value in index order, flat (valueBufferSize each). The kernel's in batched
+ * lookups, the runtime's straight from its linear memory: the framework's arrays hold tens of
+ * thousands of entries, too many for a lookup per key after every packet.
+ */
+function arrayValues(m: MapHandle): Buffer {
+  if (m instanceof ArrayMap) {
+    if (m.elemBytes === m.valueBufferSize) return m.mem.view(m.data, m.elemBytes * m.maxEntries);
+    const out = Buffer.alloc(m.valueBufferSize * m.maxEntries);
+    for (let i = 0; i < m.maxEntries; i++)
+      out.set(m.mem.u8.subarray(m.valueAddress(i), m.valueAddress(i) + m.valueSize), i * m.valueSize);
+    return out;
+  }
+  let out = batchOut.get(m);
+  if (!out) batchOut.set(m, (out = m.batchBuffers(m.maxEntries)));
+  const cursor = new BatchCursor();
+  const parts: Buffer[] = [];
+  while (!cursor.done) {
+    const c = m.lookupBatch(cursor, m.maxEntries, out);
+    if (c.count) parts.push(c.values.subarray(0, c.count * m.valueBufferSize));
+  }
+  // Views of the reused buffers: compared before the next dump of the same map.
+  return parts.length === 1 ? parts[0] : Buffer.concat(parts);
+}
+const batchOut = new WeakMap<MapHandle, { keys: Buffer; values: Buffer }>();
+
+function diffArrays(m: MapHandle, a: Buffer, b: Buffer): string | undefined {
+  if (a.equals(b)) return undefined;
+  const n = m.valueBufferSize;
+  for (let i = 0; i * n < Math.max(a.length, b.length); i++) {
+    const x = a.subarray(i * n, (i + 1) * n).toString("hex");
+    const y = b.subarray(i * n, (i + 1) * n).toString("hex");
+    if (x !== y) return `index ${i}: kernel ${x || "absent"}, runtime ${y || "absent"}`;
+  }
+  return undefined;
+}
+
+function snapshot(m: MapHandle, clock?: readonly (readonly [number, number])[]): Map<string, string> {
   const out = new Map<string, string>();
-  for (const [k, v] of m.entries()) out.set(k.toString("hex"), v.toString("hex"));
+  for (const [k, v] of m.entries()) {
+    for (const [at, size] of clock ?? []) v.fill(0, at, at + size);
+    out.set(k.toString("hex"), v.toString("hex"));
+  }
   return out;
 }
 
@@ -81,7 +139,7 @@ export async function differential(
   frames: readonly CorpusFrame[],
   engines: readonly EngineName[],
 ): Promise<{ mismatches: string[]; runs: number }> {
-  const path = await fixture(target.fixture);
+  const path = target.object ? await target.object() : await fixture(target.fixture);
   const kobj = BpfObject.open(path, target.open);
   for (const m of kobj.spec.maps.values()) m.pinning = "none";
   const loaded: LoadedObject = await kobj.load({ ...(target.programs ? { programs: target.programs } : {}) });
@@ -101,19 +159,29 @@ export async function differential(
   const ns = target.netns ? await createNetns("vmd") : undefined;
   const inside = ns ? enterNetns(ns) : undefined;
   try {
-    target.setup?.((name) => loaded.map(name));
-    for (const s of sides) target.setup?.((name) => s.obj.map(name));
+    target.setup?.(
+      (name) => loaded.map(name),
+      (name) => loaded.program(name).fd,
+    );
+    for (const s of sides)
+      target.setup?.(
+        (name) => s.obj.map(name),
+        (name) => s.obj.program(name).id,
+      );
     for (const [name, m] of loaded.maps)
       if (m.type === MapType.RINGBUF) readers.set(name, new RingBufferReader(m));
 
     const compareMaps = (where: string): void => {
       for (const [name, km] of loaded.maps) {
+        const karr = ARRAYS.has(km.type) ? arrayValues(km) : undefined;
+        const clock = target.clockFields?.[name];
+        const ksnap = !karr && COMPARED.has(km.type) ? snapshot(km, clock) : undefined;
         for (const s of sides) {
           const vm = s.obj.map(name);
-          if (COMPARED.has(km.type)) {
-            const d = diffSnapshots(snapshot(km), snapshot(vm));
-            if (d) mismatches.push(`${where} [${s.engine}]: map ${name} (${mapTypeName(km.type)}): ${d}`);
-          }
+          const d = karr
+            ? diffArrays(km, karr, arrayValues(vm))
+            : ksnap && diffSnapshots(ksnap, snapshot(vm, clock));
+          if (d) mismatches.push(`${where} [${s.engine}]: map ${name} (${mapTypeName(km.type)}): ${d}`);
         }
         if (km.type === MapType.RINGBUF) {
           const krec: string[] = [];
@@ -133,6 +201,8 @@ export async function differential(
       for (const frame of [...frames, ...(target.extraFrames ?? [])]) {
         const where = `${target.fixture}/${pname} on ${frame.name}`;
         const ctx = target.ctx?.(pname, frame.data);
+        target.beforeEach?.((name) => loaded.map(name));
+        for (const s of sides) target.beforeEach?.((name) => s.obj.map(name));
         let k: TestRunResult | undefined;
         let kerr: BpfError | undefined;
         try {
