@@ -2,7 +2,7 @@
 // instance-to-instance links (so a chain reads left to right), ports on the box side that faces
 // their peer (host interfaces hang below), transparent instances stacked in their order on the
 // port or interface they are attached to, and every other host interface in a row at the bottom.
-import type { InstanceJson, TopologyJson } from "../types.js";
+import type { TopologyJson, TopologyNode } from "../types.js";
 
 export interface Box {
   x: number;
@@ -85,11 +85,10 @@ interface Draft {
   bottom: string[];
 }
 
-export function layoutTopology(topo: TopologyJson, instances: readonly InstanceJson[]): Layout {
-  const byName = new Map(instances.map((i) => [i.name, i]));
+export function layoutTopology(topo: TopologyJson): Layout {
   const instNodes = topo.nodes.filter((n) => n.kind === "instance");
-  const standard = instNodes.filter((n) => (byName.get(n.name)?.kind ?? n.nfKind) !== "transparent");
-  const transparent = instNodes.filter((n) => (byName.get(n.name)?.kind ?? n.nfKind) === "transparent");
+  const standard = instNodes.filter((n) => n.nfKind !== "transparent");
+  const transparent = instNodes.filter((n) => n.nfKind === "transparent");
   const portOwner = new Map<string, string>();
   const portsOf = new Map<string, string[]>();
   for (const n of topo.nodes)
@@ -149,8 +148,8 @@ export function layoutTopology(topo: TopologyJson, instances: readonly InstanceJ
   const drafts: Draft[] = standard.map((n) => {
     const d: Draft = {
       name: n.name,
-      type: n.type ?? byName.get(n.name)?.type ?? "",
-      mode: n.mode ?? byName.get(n.name)?.mode ?? "",
+      type: n.type ?? "",
+      mode: n.mode ?? "",
       col: col.get(n.name) ?? 0,
       left: [],
       right: [],
@@ -166,20 +165,25 @@ export function layoutTopology(topo: TopologyJson, instances: readonly InstanceJ
     return d;
   });
 
-  // Transparent instances grouped by target, in their order there.
-  const stacks = new Map<string, InstanceJson[]>();
-  const detached: InstanceJson[] = [];
-  for (const n of transparent) {
-    const i = byName.get(n.name);
-    if (!i) continue;
-    if (!i.attachment) detached.push(i);
-    else {
-      const t = i.attachment.target;
-      if (!stacks.has(t)) stacks.set(t, []);
-      stacks.get(t)!.push(i);
-    }
+  // Transparent instances grouped by target ("INSTANCE:PORT" or an interface), in their order.
+  interface Attached {
+    node: TopologyNode;
+    direction: string;
+    position: number;
   }
-  for (const list of stacks.values()) list.sort((a, b) => a.attachment!.position - b.attachment!.position);
+  const stacks = new Map<string, Attached[]>();
+  const detached: TopologyNode[] = [];
+  for (const n of transparent) {
+    const e = topo.edges.find((x) => x.kind === "attachment" && x.from === n.id);
+    if (!e) {
+      detached.push(n);
+      continue;
+    }
+    const target = e.to.startsWith("interface:") ? e.to.slice(10) : e.to.slice(5);
+    if (!stacks.has(target)) stacks.set(target, []);
+    stacks.get(target)!.push({ node: n, direction: e.direction ?? "ingress", position: e.position ?? 0 });
+  }
+  for (const list of stacks.values()) list.sort((a, b) => a.position - b.position);
   const stackDepth = (target: string) => stacks.get(target)?.length ?? 0;
 
   // Sizes, then positions column by column, components below one another.
@@ -328,7 +332,7 @@ export function layoutTopology(topo: TopologyJson, instances: readonly InstanceJ
   for (const [target, list] of stacks) {
     const port = portPos.get(target);
     const iface = ifacePlaced.get(target);
-    list.forEach((inst, order) => {
+    list.forEach((a, order) => {
       let cx: number;
       let cy: number;
       if (port && port.side === "bottom") {
@@ -342,10 +346,10 @@ export function layoutTopology(topo: TopologyJson, instances: readonly InstanceJ
         cy = iface.y - 14 - STACK_H - order * STACK_STEP;
       } else return;
       out.stacked.push({
-        name: inst.name,
-        type: inst.type,
+        name: a.node.name,
+        type: a.node.type ?? "",
         target,
-        direction: inst.attachment!.direction,
+        direction: a.direction,
         order,
         x: cx - STACK_W / 2,
         y: cy,
@@ -354,10 +358,10 @@ export function layoutTopology(topo: TopologyJson, instances: readonly InstanceJ
       });
     });
   }
-  detached.forEach((inst, i) => {
+  detached.forEach((n, i) => {
     out.stacked.push({
-      name: inst.name,
-      type: inst.type,
+      name: n.name,
+      type: n.type ?? "",
       target: "",
       direction: "",
       order: 0,
@@ -370,7 +374,9 @@ export function layoutTopology(topo: TopologyJson, instances: readonly InstanceJ
   if (detached.length) top += STACK_H + ROW_GAP;
 
   const all: Box[] = [...out.instances, ...out.interfaces, ...out.stacked];
-  out.width = Math.max(400, ...all.map((b) => b.x + b.w)) + MARGIN;
+  // Room on the right for the rate labels beside the last links.
+  out.width =
+    Math.max(400, ...all.map((b) => b.x + b.w + (b.w === IFACE_W || b.w === STACK_W ? 90 : 0))) + MARGIN;
   out.height = Math.max(200, top, ...all.map((b) => b.y + b.h + MARGIN));
   return out;
 }

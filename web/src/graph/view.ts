@@ -161,7 +161,7 @@ export function drawGraph(layout: Layout): GraphView {
           const r = snap.rates.get(inst.name);
           sv.g.dataset.drops = String(total);
           sv.g.classList.toggle("dropping", rate > 0);
-          sv.rate.textContent = r ? pps(totalPps(r)) : "";
+          sv.rate.textContent = `${sv.g.dataset.direction === "egress" ? "out" : "in"}${r ? ` · ${pps(totalPps(r))}` : ""}`;
         }
       }
     },

@@ -2,25 +2,18 @@
 import { getJson } from "../api.js";
 import { drawGraph, type GraphView } from "../graph/view.js";
 import { layoutTopology } from "../graph/layout.js";
-import type { CounterSnapshot } from "../live/counters.js";
+import type { CounterSnapshot, InstanceCounters } from "../live/counters.js";
 import { followEvents } from "../live/events.js";
 import { onCounters } from "../live/poller.js";
 import { h, replace } from "../ui/dom.js";
 import { count, pps, time } from "../ui/format.js";
-import type { InstanceJson, PlexusEvent, TopologyJson } from "../types.js";
+import type { PlexusEvent, TopologyJson } from "../types.js";
 
 const TOPOLOGY_MS = 5000;
 const EVENTS_SHOWN = 30;
 
-/** A key that changes when anything the graph draws changes. */
-const shapeOf = (t: TopologyJson, instances: readonly InstanceJson[]) =>
-  JSON.stringify([t, instances.map((i) => [i.name, i.kind, i.attachment])]);
-
 function instanceRows(snap: CounterSnapshot): HTMLTableRowElement[] {
-  const rateOf = (i: InstanceJson) =>
-    i.kind === "transparent"
-      ? (snap.rates.get(i.name)?.rxPps ?? 0) + (snap.rates.get(i.name)?.txPps ?? 0)
-      : i.ports.reduce((a, p) => a + (snap.rates.get(`${i.name}:${p.name}`)?.rxPps ?? 0), 0);
+  const rateOf = (i: InstanceCounters) => snap.rates.get(i.name)?.rxPps ?? 0;
   return [...snap.instances]
     .map((i) => ({ i, rate: rateOf(i), drops: Object.values(i.drops).reduce((a, n) => a + n, 0) }))
     .sort((a, b) => b.rate - a.rate || a.i.name.localeCompare(b.i.name))
@@ -86,10 +79,11 @@ export function topologyPage(root: HTMLElement, signal: AbortSignal): void {
   const refresh = async () => {
     if (!latest) return;
     const topo = await getJson<TopologyJson>("/v1/topology", signal);
-    const next = shapeOf(topo, latest.instances);
+    // Hosts' interfaces come and go without events: the graph is drawn again when anything changed.
+    const next = JSON.stringify(topo);
     if (next === shape) return;
     shape = next;
-    view = drawGraph(layoutTopology(topo, latest.instances));
+    view = drawGraph(layoutTopology(topo));
     replace(graphBox, view.svg);
     view.update(latest);
   };
@@ -118,7 +112,6 @@ export function topologyPage(root: HTMLElement, signal: AbortSignal): void {
         events.prepend(eventItem(e));
         while (events.children.length > EVENTS_SHOWN) events.lastElementChild?.remove();
         // A change of the topology shows at once, not at the next periodic read.
-        shape = shape && `${shape}!`;
         void refresh().catch(() => undefined);
       },
     });

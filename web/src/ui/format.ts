@@ -9,7 +9,7 @@ function si(n: number, unit: string): string {
     v /= 1000;
     i++;
   }
-  const digits = i === 0 || v >= 100 ? 0 : v >= 10 ? 1 : 2;
+  const digits = (i === 0 && Number.isInteger(v)) || v >= 100 ? 0 : v >= 10 ? 1 : 2;
   return `${(Math.sign(n) * v).toFixed(digits)} ${PREFIXES[i]}${unit}`;
 }
 
