@@ -238,10 +238,11 @@ export class Firewall {
     return this.queue.run(async () => {
       const singles = new Map(this.singles);
       const seen = new Set<number>();
-      for (const entry of entries) {
+      for (const [i, entry] of entries.entries()) {
         let rule: Rule;
         try {
-          rule = parseRule(entry, `rule ${entry.id ?? "(no id)"}`);
+          const where = entry.id === undefined ? `rule #${i + 1} of ${entries.length}` : `rule ${entry.id}`;
+          rule = parseRule(entry, where);
         } catch (e) {
           return problem(e);
         }
