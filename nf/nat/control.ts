@@ -30,6 +30,7 @@ export default defineControlPlane({
     rules: {
       list: (ctx) => nat(ctx).listRules(),
       add: (ctx, entry) => nat(ctx).addRule(entry),
+      addMany: (ctx, entries) => nat(ctx).addRules(entries),
       delete: (ctx, key) => nat(ctx).deleteRule(key),
     },
     sessions: {

@@ -156,6 +156,29 @@ export class Nat {
     }
   }
 
+  /**
+   * Adds or replaces many rules at once (a bulk load): every one is checked, then the whole new set
+   * is installed in one switch; one bad rule and nothing changes.
+   */
+  addRules(entries: readonly Record<string, unknown>[]): void {
+    const next = new Map(this.rules);
+    const given = new Set<number>();
+    try {
+      for (const e of entries) {
+        const rule = parseRule(e);
+        if (given.has(rule.id)) throw new RuleError(`rule ${rule.id}: given twice in one load`);
+        given.add(rule.id);
+        next.set(rule.id, rule);
+      }
+      checkRuleSet([...next.values()], [...given].pop());
+    } catch (e) {
+      this.problem(e);
+    }
+    this.install([...next.values()]);
+    this.rules.clear();
+    for (const [id, r] of next) this.rules.set(id, r);
+  }
+
   deleteRule(key: Record<string, unknown>): void {
     const id = Number(key.id);
     if (!this.rules.has(id))

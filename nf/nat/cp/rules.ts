@@ -292,12 +292,40 @@ export function ruleView(r: Rule): Record<string, unknown> {
   return row;
 }
 
-/** Checks a whole rule set: at most MAX_RULES. */
+const prefixText = (p?: Prefix): string => (p ? `${formatAddr(p.family, p.bytes)}/${p.len}` : "any");
+
+/**
+ * What a rule takes, as texts: two rules with a text in common take the same connections (or, for
+ * npt, the same prefix one way), so the later one could never apply.
+ */
+function matchKeys(r: Rule): string[] {
+  if (r.type === "npt") return [`npt from ${prefixText(r.src)}`, `npt back to ${prefixText(r.toPrefix)}`];
+  const ports = (p?: PortRange) => (p ? `${p[0]}-${p[1]}` : "any");
+  const proto = Object.entries(PROTOS).find(([, n]) => n === r.proto)?.[0] ?? "any";
+  return [
+    `ipv${r.family} proto ${proto} src ${prefixText(r.src)} dst ${prefixText(r.dst)} sport ${ports(r.sport)} dport ${ports(r.dport)}`,
+  ];
+}
+
+/**
+ * Checks a whole rule set: at most MAX_RULES, and no rule that an earlier one makes dead by taking
+ * exactly the same connections (a contradiction: two translations for one connection).
+ */
 export function checkRuleSet(rules: readonly Rule[], changed?: number): void {
   if (rules.length > MAX_RULES)
     throw new RuleError(
       `rule ${changed ?? rules[rules.length - 1].id}: the NAT holds at most ${MAX_RULES} rules (it would have ${rules.length})`,
     );
+  const first = new Map<string, Rule>();
+  for (const r of [...rules].sort((a, b) => a.id - b.id))
+    for (const k of matchKeys(r)) {
+      const earlier = first.get(k);
+      if (earlier)
+        throw new RuleError(
+          `rule ${r.id}: takes the same connections as rule ${earlier.id} (${k}), which comes first: it would never apply`,
+        );
+      first.set(k, r);
+    }
 }
 
 export const describeAddr = (a: Addr): string => formatAddr(a.family, a.bytes);

@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { ValidationError } from "../../../src/core/errors.js";
 import { MAX_RULES } from "../../../nf/nat/cp/abi.js";
-import { parseRule, parseTarget, ruleImage, RuleError } from "../../../nf/nat/cp/rules.js";
+import { checkRuleSet, parseRule, parseTarget, ruleImage, RuleError } from "../../../nf/nat/cp/rules.js";
 import { canon, frame, parse } from "./frames.js";
 import { openNat } from "./support.js";
 
@@ -86,6 +86,34 @@ describe("nat rules", () => {
     bad({ id: 7, type: "snat", to: "fd00::1-fd01::1" }, /^rule 7: to: .*may only vary in its last 32 bits/);
   });
 
+  test("contradictions: a rule that takes exactly what an earlier one takes is refused", () => {
+    const set =
+      (...entries: Record<string, unknown>[]) =>
+      () =>
+        checkRuleSet(entries.map(parseRule));
+    assert.throws(
+      set(
+        { id: 20, type: "dnat", src: "198.18.1.0/24", to: "198.18.3.1" },
+        { id: 10, type: "snat", src: "198.18.1.0/24", to: "198.18.2.1" },
+      ),
+      /rule 20: takes the same connections as rule 10 \(ipv4 proto any src 198\.18\.1\.0\/24 dst any sport any dport any\), which comes first/,
+    );
+    assert.throws(
+      set(
+        { id: 1, type: "npt", src: "fd00:1::/48", to: "fd00:9::/48" },
+        { id: 2, type: "npt", src: "fd00:2::/48", to: "fd00:9::/48" },
+      ),
+      /rule 2: takes the same connections as rule 1 \(npt back to fd00:9::\/48\)/,
+    );
+    // Overlapping is not contradicting: the narrower rule first is how exceptions are written.
+    set(
+      { id: 1, type: "snat", src: "198.18.1.0/25", to: "198.18.2.1" },
+      { id: 2, type: "snat", src: "198.18.1.0/24", to: "198.18.2.2" },
+      { id: 3, type: "snat", src: "198.18.1.0/24", proto: "udp", to: "198.18.2.3" },
+      { id: 4, type: "snat", src: "fd00:1::/64", to: "fd00:2::1" },
+    )();
+  });
+
   test("NPTv6 mapping keeps the one's complement sum of the address (RFC 6296)", () => {
     const r = parseRule({ id: 1, type: "npt", src: "fd01:0203:0405::/48", to: "2001:db8:1::/48" });
     const img = ruleImage(r);
@@ -129,6 +157,41 @@ describe("nat rules", () => {
       );
       assert.equal(r.nat.listRules().length, MAX_RULES);
       assert.throws(() => r.nat.deleteRule({ id: 5 }), /has no rule 5/);
+      // A bulk load is checked whole: one bad rule (or one given twice) and nothing changes.
+      const before = r.nat.listRules();
+      r.nat.deleteRule({ id: 11 });
+      r.nat.deleteRule({ id: 12 });
+      assert.throws(
+        () =>
+          r.nat.addRules([
+            { id: 11, type: "snat", src: "198.18.7.0/24", to: "198.18.2.7" },
+            { id: 12, type: "dnat", dst: "198.18.2.1", dport: "80-85", to: "198.18.1.1:80-81" },
+          ]),
+        (e: unknown) =>
+          e instanceof ValidationError && /^rule 12: to: a port range/.test((e as Error).message),
+      );
+      assert.throws(
+        () =>
+          r.nat.addRules([
+            { id: 11, type: "snat", src: "198.18.7.0/24", to: "198.18.2.7" },
+            { id: 11, type: "snat", src: "198.18.8.0/24", to: "198.18.2.8" },
+          ]),
+        (e: unknown) =>
+          e instanceof ValidationError && /^rule 11: given twice in one load/.test((e as Error).message),
+      );
+      assert.equal(r.nat.listRules().length, before.length - 2, "nothing of either load was applied");
+      r.nat.addRules([
+        { id: 11, type: "snat", src: "198.18.7.0/24", to: "198.18.2.7" },
+        { id: 12, type: "snat", src: "198.18.8.0/24", to: "198.18.2.8" },
+      ]);
+      assert.deepEqual(
+        r.nat
+          .listRules()
+          .filter((x) => x.id === 11 || x.id === 12)
+          .map((x) => x.to),
+        ["198.18.2.7", "198.18.2.8"],
+        "a good load is in force",
+      );
       // Replacing a rule switches the whole set at once.
       r.nat.addRule({ id: 10, type: "snat", to: "198.18.2.200" });
       assert.equal(
