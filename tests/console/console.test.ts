@@ -22,6 +22,8 @@ const ARTIFACTS = join(projectRoot, "test-artifacts");
 let lab: Lab;
 let chrome: NsBrowser;
 let tokenDir: string;
+/** Signed in by the fragment test, then shared by the tests after it. */
+let page: Page;
 let traffic: ChildProcess[] = [];
 
 /** br0 between the hosts; fw1 (drops UDP to port 9) then fw2 stacked on br0:p2's ingress. */
@@ -69,6 +71,7 @@ async function newPage(): Promise<Page> {
 
 describe("web console", { timeout: 120_000 }, () => {
   before(async () => {
+    const t0 = Date.now();
     mkdirSync(ARTIFACTS, { recursive: true });
     tokenDir = mkdtempSync(join(tmpdir(), "px-console-"));
     const tokenFile = join(tokenDir, "token");
@@ -76,6 +79,7 @@ describe("web console", { timeout: 120_000 }, () => {
     lab = await startLab(2, ["--listen", `127.0.0.1:${PORT}`, "--token-file", tokenFile]);
     const [launched] = await Promise.all([launchInNamespace(lab.net.dut), buildTopology()]);
     chrome = launched;
+    console.log(`# lab, topology and browser ready in ${Date.now() - t0} ms`);
     // Traffic for the whole file: ping between the hosts, and a UDP stream that fw1 drops.
     traffic.push(spawn(lab.net.hosts[0].ns, "ping", ["-q", "-i", "0.05", lab.net.hosts[1].ipv4]));
     traffic.push(
@@ -90,12 +94,13 @@ describe("web console", { timeout: 120_000 }, () => {
   after(async () => {
     for (const t of traffic) t.kill("SIGKILL");
     traffic = [];
+    await page?.context().close();
     await chrome?.close();
     await lab?.cleanup();
     rmSync(tokenDir, { recursive: true, force: true });
   });
 
-  test("without a token the page asks for one and the API refuses; the fragment signs in", async () => {
+  test("without a token the page asks for one, the API refuses, a wrong token is refused, the form signs in", async () => {
     const page = await newPage();
     const res = await page.goto(`${ORIGIN}/ui/`);
     assert.equal(res?.status(), 200, "the bundle is served without a token");
@@ -107,26 +112,20 @@ describe("web console", { timeout: 120_000 }, () => {
     await page.fill("#token", "not-the-token-at-all");
     await page.click("#login button");
     await page.locator("#login", { hasText: "refused" }).waitFor();
-
-    await page.goto(`${ORIGIN}/ui/#token=${TOKEN}`);
-    await page.locator('[data-node="instance"][data-name="br0"]').waitFor();
-    assert.ok(!page.url().includes(TOKEN), "the token leaves the address bar");
-    await page.context().close();
-  });
-
-  test("the login form signs in", async () => {
-    const page = await newPage();
-    await page.goto(`${ORIGIN}/ui/`);
     await page.fill("#token", TOKEN);
     await page.click("#login button");
     await page.locator('[data-node="instance"][data-name="br0"]').waitFor();
     await page.context().close();
   });
 
-  test("the graph shows every instance, port, interface and link of the topology", async () => {
-    const page = await newPage();
+  test("the token in the URL fragment signs in and leaves the address bar", async () => {
+    page = await newPage();
     await page.goto(`${ORIGIN}/ui/#token=${TOKEN}`);
     await page.locator('[data-node="instance"][data-name="br0"]').waitFor();
+    assert.ok(!page.url().includes(TOKEN), page.url());
+  });
+
+  test("the graph shows every instance, port, interface and link of the topology", async () => {
     const topo = await lab.api.get<TopologyJson>("/v1/topology");
     for (const n of topo.nodes) {
       const sel =
@@ -159,12 +158,9 @@ describe("web console", { timeout: 120_000 }, () => {
       ],
       "both firewalls stacked on br0:p2, fw1 first",
     );
-    await page.context().close();
   });
 
   test("rates move on the links while traffic runs, and drops are highlighted", async () => {
-    const page = await newPage();
-    await page.goto(`${ORIGIN}/ui/#token=${TOKEN}`);
     const link = page.locator(`[data-link="br0:p1|${lab.iface(0)}"]`);
     await link.waitFor();
     // ping sends 20 requests a second each way: the rate shown settles near 40 pps on the link.
@@ -179,12 +175,10 @@ describe("web console", { timeout: 120_000 }, () => {
     assert.equal(await page.locator('[data-node="stacked"][data-name="fw2"].dropping').count(), 0);
     await page.locator('#instances tr.dropping[data-instance="fw1"]').waitFor();
     await page.screenshot({ path: join(ARTIFACTS, "console-topology.png"), fullPage: true });
-    await page.context().close();
   });
 
   test("an instance page shows counters that move, table entries, charts and events", async () => {
-    const page = await newPage();
-    await page.goto(`${ORIGIN}/ui/#token=${TOKEN}`);
+    await page.goto(`${ORIGIN}/ui/#/`);
     await page.locator('[data-node="instance"][data-name="br0"]').click();
     await page.locator('[data-instance-page="br0"]').waitFor();
     const rx = page.locator('#ports tr[data-port="p1"] [data-counter="rx-packets"]');
@@ -226,12 +220,9 @@ describe("web console", { timeout: 120_000 }, () => {
     await page.locator('[data-table="rules"] tr[data-row]', { hasText: "drop" }).first().waitFor();
     await page.locator('#instance-events li[data-event="instance.attached"]').waitFor();
     await page.locator("#totals [data-drop]").first().waitFor();
-    await page.context().close();
   });
 
   test("a capture downloads as a pcap that tcpdump reads", async () => {
-    const page = await newPage();
-    await page.goto(`${ORIGIN}/ui/#token=${TOKEN}`);
     await page.goto(`${ORIGIN}/ui/#/instance/br0`);
     await page.locator("#capture").waitFor();
     await page.selectOption("#capture-target", "br0:p1");
@@ -251,6 +242,5 @@ describe("web console", { timeout: 120_000 }, () => {
       r.stdout,
     );
     await page.locator("#capture-status", { hasText: "saved" }).waitFor();
-    await page.context().close();
   });
 });
