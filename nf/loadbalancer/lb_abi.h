@@ -24,7 +24,9 @@
 #define LB_MAX_BACKENDS 4096
 /* Maglev lookup table size: a prime, so that every skip visits every slot. */
 #define LB_RING 65537
-#define LB_MAX_CONNS 131072
+/* Connection entries (two per DNAT connection: 262,144 connections, this kernel's default
+ * nf_conntrack_max). An LRU: a full table evicts the least recently used instead of refusing. */
+#define LB_MAX_CONNS 524288
 #define LB_NAME_LEN 32
 #define LB_BACKEND_LEN 48
 

@@ -6,7 +6,7 @@ export const MAX_SERVICES = 256;
 export const MAX_BACKENDS = 4096;
 /** Maglev lookup table size (a prime). */
 export const RING = 65537;
-export const MAX_CONNS = 131072;
+export const MAX_CONNS = 524288;
 export const NAME_LEN = 32;
 export const BACKEND_LEN = 48;
 
