@@ -19,6 +19,7 @@ const MODULES: Record<string, () => Promise<BenchModule>> = {
   "nf-firewall": () => import("./nf-firewall.js"),
   "nf-loadbalancer": () => import("./nf-loadbalancer.js"),
   "nf-nat": () => import("./nf-nat.js"),
+  "obs-overhead": () => import("./obs-overhead.js"),
   "rig-baselines": () => import("./rig-baselines.js"),
   "vm-engines": () => import("./vm-engines.js"),
   "vm-pcap": () => import("./vm-pcap.js"),

@@ -293,8 +293,14 @@ static __always_inline int px_pull(const struct px_ctx *pc, __u32 len)
 
 /* ---- counters ---- */
 
+/*
+ * -DPX_NO_COUNTERS builds objects that keep no counters at all: only the overhead benchmark
+ * (bench/obs-overhead.ts) does, to measure what counting costs. A build define rather than a
+ * load-time switch, so that the objects plexus runs carry neither the switch nor its test.
+ */
 static __always_inline void px_count(__u32 slot, __u32 port, __u32 dir, __u32 len)
 {
+#ifndef PX_NO_COUNTERS
 	__u32 idx = ((slot % PX_MAX_SLOTS) * PX_MAX_PORTS + (port % PX_MAX_PORTS)) * 2 + (dir & 1);
 	struct px_counter *c = bpf_map_lookup_elem(&px_stats, &idx);
 
@@ -302,10 +308,12 @@ static __always_inline void px_count(__u32 slot, __u32 port, __u32 dir, __u32 le
 		c->packets++;
 		c->bytes += len;
 	}
+#endif
 }
 
 static __always_inline void px_count_drop(__u32 slot, __u32 port, __u32 dir, __u32 reason)
 {
+#ifndef PX_NO_COUNTERS
 	__u32 idx = ((slot % PX_MAX_SLOTS) * PX_MAX_PORTS + (port % PX_MAX_PORTS)) * 2 + (dir & 1);
 	struct px_counter *c = bpf_map_lookup_elem(&px_stats, &idx);
 	__u64 *r;
@@ -316,6 +324,7 @@ static __always_inline void px_count_drop(__u32 slot, __u32 port, __u32 dir, __u
 	r = bpf_map_lookup_elem(&px_drops, &idx);
 	if (r)
 		(*r)++;
+#endif
 }
 
 /* ---- moving packets ---- */
