@@ -40,6 +40,8 @@ struct {
 	__type(value, struct nat_state);
 } nat_state SEC(".maps");
 
+#include "nat_icmp.h"
+
 static __always_inline void nat_stat(__u32 i)
 {
 	__u64 *c = bpf_map_lookup_elem(&nat_stats, &i);
@@ -437,6 +439,15 @@ PX_NF(nat)
 		return px_next(pc);
 	now = bpf_ktime_get_coarse_ns();
 
+	if (p->icmp == NAT_ICMP_OTHER) {
+		lo = nat_icmp_error(pc, st, sess);
+		if (lo < 0)
+			return px_drop(pc, NAT_DROP_MALFORMED);
+		if (lo > 0) {
+			nat_stat(NAT_ST_ICMP_ERROR);
+			return px_next(pc);
+		}
+	}
 	if (p->l4) {
 		st->t.family = p->family;
 		st->t.proto = p->proto;

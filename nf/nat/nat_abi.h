@@ -113,6 +113,7 @@ enum nat_stat {
 	NAT_ST_FULL = 4,
 	NAT_ST_STALE = 5, /* sessions found with their connection expired */
 	NAT_ST_RECLAIMED = 6, /* expired mappings whose reply tuple a new connection took over */
+	NAT_ST_ICMP_ERROR = 7, /* ICMP errors about mapped connections translated */
 	NAT_STATS = 8,
 };
 

@@ -40,6 +40,7 @@ const STAT_NAMES = [
   "tableFull",
   "pickedUp",
   "reclaimed",
+  "icmpErrors",
 ];
 
 /** The address masquerade uses on an interface (in the daemon's namespace), if it has one. */

@@ -14,7 +14,18 @@ import {
   SESS_SIZE,
   TUPLE_SIZE,
 } from "../../../nf/nat/cp/abi.js";
-import { canon, frame, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, type Pkt } from "./frames.js";
+import {
+  canon,
+  frame,
+  icmpError,
+  parse,
+  quotedOf,
+  TCP_ACK,
+  TCP_FIN,
+  TCP_RST,
+  TCP_SYN,
+  type Pkt,
+} from "./frames.js";
 import { openNat, type Hook, type NatRig } from "./support.js";
 
 const DROP_NO_PORT = 1;
@@ -41,7 +52,7 @@ for (const hook of ["xdp", "tc"] as Hook[]) {
       for (const r of out.nat.listRules()) out.nat.deleteRule({ id: r.id });
       out.nat.deleteSessions({});
     };
-    const send = (r: NatRig, p: Pkt) => r.run(frame(p));
+    const send = (r: NatRig, p: Pkt | Buffer) => r.run(Buffer.isBuffer(p) ? p : frame(p));
     /** The reply to a translated packet, as it arrives from the other side. */
     const reply = (
       p: { src: string; dst: string; sport: number; dport: number },
@@ -187,6 +198,63 @@ for (const hook of ["xdp", "tc"] as Hook[]) {
       const rb = reply(b.p, "icmp");
       assert.deepEqual([rb.p.dst, rb.p.sport], ["198.18.1.2", 77]);
       assert.ok(rb.p.csumOk);
+    });
+
+    test("ICMP errors about mapped connections reach the inside host, the quote translated back", () => {
+      reset();
+      out.nat.addRule({ id: 10, type: "snat", src: "198.18.1.0/24", to: "198.18.2.254:6000-6010" });
+      out.nat.addRule({ id: 20, type: "snat", src: "fd00:1::/64", to: "[fd00:2::fe]:6000-6010" });
+      const cases = [
+        ["198.18.1.1", "198.18.3.1", "198.18.2.9"],
+        ["fd00:1::1", "fd00:3::1", "fd00:2::9"],
+      ] as const;
+      for (const [inside, remote, router] of cases)
+        for (const proto of ["udp", "tcp", "icmp"] as const) {
+          const what = `${proto} from ${inside}`;
+          const o = send(out, { proto, src: inside, dst: remote, sport: 40000, dport: 53, id: 99 });
+          assert.ok(o.p.sport >= 6000 && o.p.sport <= 6010, `${what}: mapped`);
+          const own = proto === "icmp" ? [99, 99] : [40000, 53];
+          // A router on the way: too big, time exceeded; the remote itself: unreachable.
+          for (const [from, type] of [
+            [router, undefined],
+            [router, inside.includes(":") ? 3 : 11],
+            [remote, undefined],
+          ] as const) {
+            const e = send(back, icmpError({ src: from, dst: o.p.src, quoted: o.frame, type }));
+            assert.equal(e.verdict, "pass");
+            assert.deepEqual(
+              [e.p.src, e.p.dst],
+              [canon(from), canon(inside)],
+              `${what}: the error's addresses`,
+            );
+            assert.ok(e.p.csumOk, `${what}: the error's checksums`);
+            const q = parse(quotedOf(e.frame));
+            assert.deepEqual(
+              [q.src, q.sport, q.dst, q.dport],
+              [canon(inside), own[0], canon(remote), own[1]],
+              `${what}: the quote as the inside host sent it`,
+            );
+            assert.ok(q.csumOk, `${what}: the quote's checksums`);
+          }
+          // A quote cut after 8 bytes of TCP (without its checksum) is translated too.
+          const cut = send(
+            back,
+            icmpError({
+              src: router,
+              dst: o.p.src,
+              quoted: o.frame,
+              quote: (inside.includes(":") ? 40 : 20) + 8,
+            }),
+          );
+          assert.equal(cut.p.dst, canon(inside));
+          assert.ok(cut.p.csumOk, `${what}: a short quote's checksums`);
+        }
+      assert.equal(back.nat.stats().icmpErrors, 24);
+      // An error about nothing mapped passes as it is.
+      const stray = frame({ proto: "udp", src: "198.18.2.254", dst: "198.18.3.1", sport: 7000, dport: 53 });
+      const e = send(back, icmpError({ src: "198.18.2.9", dst: "198.18.2.254", quoted: stray }));
+      assert.equal(e.p.dst, "198.18.2.254");
+      assert.equal(back.nat.stats().icmpErrors, 24);
     });
 
     test("destination NAT and port forwarding, with replies from the inside server", () => {

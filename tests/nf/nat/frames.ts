@@ -168,3 +168,36 @@ export function parse(f: Buffer): Parsed {
   }
   return { src: fmt(Buffer.from(src)), dst: fmt(Buffer.from(dst)), proto, sport, dport, csumOk: ok, udpCsum };
 }
+
+/**
+ * An ICMP (ICMPv6) error from `src` to `dst` quoting the IP packet of `quoted` (a frame), cut to
+ * `quote` bytes when given: destination unreachable (type 3 / 1) unless told.
+ */
+export function icmpError(o: {
+  src: string;
+  dst: string;
+  quoted: Buffer;
+  type?: number;
+  code?: number;
+  quote?: number;
+}): Buffer {
+  const v6 = !isIPv4(o.src);
+  const inner = o.quoted.subarray(14, o.quote === undefined ? undefined : 14 + o.quote);
+  const f = frame({ src: o.src, dst: o.dst, proto: "icmp", payload: inner.length });
+  const l4 = f.subarray(14 + (v6 ? 40 : 20));
+  l4[0] = o.type ?? (v6 ? 1 : 3);
+  l4[1] = o.code ?? (v6 ? 4 : 3);
+  l4.writeUInt32BE(0, 4);
+  inner.copy(l4, 8);
+  l4.writeUInt16BE(0, 2);
+  const src = addrBytes(o.src);
+  const dst = addrBytes(o.dst);
+  l4.writeUInt16BE(v6 ? csum(Buffer.concat([pseudo(src, dst, 58, l4.length), l4])) : csum(l4), 2);
+  return f;
+}
+
+/** The packet an ICMP error quotes, as a frame of its own (for parse()). */
+export function quotedOf(f: Buffer): Buffer {
+  const v6 = f.readUInt16BE(12) === 0x86dd;
+  return Buffer.concat([f.subarray(0, 14), f.subarray(14 + (v6 ? 40 : 20) + 8)]);
+}
