@@ -1,4 +1,4 @@
-// The web console's build: web/ bundled into dist/web/, which the daemon serves under /ui/.
+// The web console's build: web/ bundled into dist/console/, which the daemon serves under /ui/.
 // Everything the page needs is in the bundle; it fetches nothing from the network but the API.
 import { fileURLToPath } from "node:url";
 import { defineConfig } from "vite";
@@ -10,7 +10,7 @@ export default defineConfig({
   base: "/ui/",
   logLevel: "warn",
   build: {
-    outDir: fileURLToPath(new URL("../dist/web", import.meta.url)),
+    outDir: fileURLToPath(new URL("../dist/console", import.meta.url)),
     emptyOutDir: true,
     target: "es2022",
     // Small enough to read in the browser's devtools; maps would double the size for little.

@@ -1,4 +1,4 @@
-// The web console: the bundle built from web/ (dist/web/) served under /ui/. The bundle holds no
+// The web console: the bundle built from web/ (dist/console/) served under /ui/. The bundle holds no
 // data and no secret, so its files are served without a token (a browser cannot send a bearer
 // header when it navigates); everything the page shows comes from /v1, which asks for the token
 // as for any client. The page takes the token from its URL fragment (/ui/#token=...) or a login
@@ -13,7 +13,8 @@ import type { Api } from "../server.js";
 const ROUTES = new Set(["/ui", "/ui/*"]);
 
 /** Where `npm run build` puts the console (PLEXUS_CONSOLE_DIR overrides it). */
-export const consoleDir = (): string => process.env.PLEXUS_CONSOLE_DIR ?? join(projectRoot, "dist", "web");
+export const consoleDir = (): string =>
+  process.env.PLEXUS_CONSOLE_DIR ?? join(projectRoot, "dist", "console");
 
 /** True for requests of the console's static files (the API's token check lets them through). */
 export const isConsoleAsset = (req: FastifyRequest): boolean => ROUTES.has(req.routeOptions.url ?? "");

@@ -68,6 +68,8 @@ const ROW_GAP = 50;
 const MARGIN = 30;
 const PORT_STEP = 200;
 const SIDE_PORT_STEP = 44;
+/** Below the instance's name and type lines. */
+const SIDE_PORT_TOP = 60;
 const IFACE_W = 120;
 const IFACE_H = 34;
 const STACK_W = 130;
@@ -189,7 +191,7 @@ export function layoutTopology(topo: TopologyJson): Layout {
   // Sizes, then positions column by column, components below one another.
   const size = (d: Draft) => {
     const w = Math.max(190, d.bottom.length * PORT_STEP);
-    const h = Math.max(64, Math.max(d.left.length, d.right.length) * SIDE_PORT_STEP + 34);
+    const h = Math.max(64, Math.max(d.left.length, d.right.length) * SIDE_PORT_STEP + SIDE_PORT_TOP - 10);
     let drop = 0;
     if (d.bottom.length) {
       const depth = Math.max(
@@ -249,8 +251,8 @@ export function layoutTopology(topo: TopologyJson): Layout {
           portPos.set(key, p);
           out.ports.push(p);
         };
-        d.left.forEach((p, i) => place(p, bx, y + 34 + i * SIDE_PORT_STEP, "left"));
-        d.right.forEach((p, i) => place(p, bx + sz.w, y + 34 + i * SIDE_PORT_STEP, "right"));
+        d.left.forEach((p, i) => place(p, bx, y + SIDE_PORT_TOP + i * SIDE_PORT_STEP, "left"));
+        d.right.forEach((p, i) => place(p, bx + sz.w, y + SIDE_PORT_TOP + i * SIDE_PORT_STEP, "right"));
         const step = sz.w / d.bottom.length;
         d.bottom.forEach((p, i) => {
           const px = bx + step * (i + 0.5);

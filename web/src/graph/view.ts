@@ -16,8 +16,9 @@ const go = (name: string) => () => (location.hash = `#/instance/${encodeURICompo
 function labelAnchor(l: PlacedLink, stacked: boolean): { x: number; y: number; anchor: string } {
   const [a, b] = [l.points[0], l.points[l.points.length - 1]];
   if (l.kind === "interface") return { x: a.x + (stacked ? 73 : 8), y: (a.y + b.y) / 2 - 4, anchor: "start" };
+  // Above the middle of the horizontal run (the first one, from the left port).
   const m = l.points[1];
-  return { x: m.x + 6, y: (a.y + b.y) / 2 - 14, anchor: "start" };
+  return { x: (a.x + m.x) / 2, y: a.y - 20, anchor: "middle" };
 }
 
 const totalPps = (r: Rates) => r.rxPps + r.txPps;
