@@ -63,7 +63,7 @@ describe("observability commands", () => {
   });
   after(async () => lab?.cleanup());
 
-  test("plexus events --follow shows creation, connection and upgrade as they happen", async () => {
+  test("plexus events --follow shows creation, connection, upgrade and adoption after a restart as they happen", async () => {
     const ev = background([...sock, "events", "--follow"]);
     try {
       await ev.waitFor(/daemon\.started/);
@@ -76,6 +76,11 @@ describe("observability commands", () => {
       await ev.waitFor(/port\.connected\s+br0\s+connected br0:p1 to /);
       await lab.api.post("/v1/instances/br0/upgrade", {});
       await ev.waitFor(/instance\.upgraded\s+br0/);
+      // The daemon killed and started again: the stream goes on with the new daemon's adoption.
+      await lab.daemon.kill();
+      await lab.restart();
+      await ev.waitFor(/daemon\.adopted\s+-\s+adopted the running data plane \(1 instance\)/);
+      assert.match(ev.err(), /the daemon went away; waiting for it to come back/);
       // Each line: time, kind, instance, message.
       const line = ev
         .out()

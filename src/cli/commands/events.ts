@@ -1,6 +1,7 @@
 // plexus events [--follow]: what the hypervisor did and what NFs reported.
 import type { Command } from "commander";
-import type { EventJson } from "../../api/schemas.js";
+import { ConnectionError, type ApiClient } from "../../api/client.js";
+import type { EventJson, StatusJson } from "../../api/schemas.js";
 import { UsageError } from "../errors.js";
 import { apiClient, examples } from "./client.js";
 
@@ -39,22 +40,56 @@ export function registerEventCommands(program: Command): void {
         for (const e of recent) print(e);
         if (!o.follow) return;
         // Continue right after what was printed: nothing emitted in between is missed.
-        const last = recent.length ? recent[recent.length - 1].seq : (since ?? 0);
+        let last = recent.length ? recent[recent.length - 1].seq : (since ?? 0);
+        let pid = (await api.get<StatusJson>("/v1/status")).pid;
         const abort = new AbortController();
         const stop = () => abort.abort();
         process.once("SIGINT", stop);
         process.once("SIGTERM", stop);
         try {
-          for await (const e of api.events<EventJson>(
-            "/v1/events/stream",
-            { since: last, instance: o.instance },
-            abort.signal,
-          ))
-            print(e);
+          while (!abort.signal.aborted) {
+            try {
+              for await (const e of api.events<EventJson>(
+                "/v1/events/stream",
+                { since: last, instance: o.instance },
+                abort.signal,
+              )) {
+                print(e);
+                last = e.seq;
+              }
+            } catch (e) {
+              if (!(e instanceof ConnectionError) && !isReset(e)) throw e;
+            }
+            if (abort.signal.aborted) break;
+            // The daemon went away (a restart, a crash): wait for it, then go on. A new daemon
+            // numbers its events from 1 again: everything it recorded (its adoption first) is new.
+            process.stderr.write(
+              "plexus: the daemon went away; waiting for it to come back (Ctrl-C to stop)\n",
+            );
+            const back = await waitForDaemon(api, abort.signal);
+            if (back === undefined) break;
+            if (back !== pid) last = 0;
+            pid = back;
+          }
         } finally {
           process.off("SIGINT", stop);
           process.off("SIGTERM", stop);
         }
       },
     );
+}
+
+const isReset = (e: unknown) =>
+  ["ECONNRESET", "ECONNREFUSED", "ENOENT", "EPIPE"].includes((e as NodeJS.ErrnoException).code ?? "");
+
+/** Polls the daemon until it answers (its pid) or `signal` aborts (undefined). */
+async function waitForDaemon(api: ApiClient, signal: AbortSignal): Promise<number | undefined> {
+  while (!signal.aborted) {
+    try {
+      return (await api.get<StatusJson>("/v1/status")).pid;
+    } catch {
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+  return undefined;
 }
