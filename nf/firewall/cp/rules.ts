@@ -269,10 +269,13 @@ export function parseRule(entry: Record<string, unknown>, where: string, id?: nu
   const rule: Rule = { id: ruleId, action, families: [4, 6] };
 
   let families = new Set<Family>([4, 6]);
-  const restrict = (fams: Iterable<Family>, why: string) => {
+  // `why` is a function: the text is only made for an error (formatting 10,000 prefixes is not free).
+  const restrict = (fams: Iterable<Family>, why: () => string) => {
     const keep = new Set([...fams].filter((f) => families.has(f)));
     if (!keep.size)
-      throw new RuleError(`${label}: ${why} contradicts the rest of the rule: it could never match a packet`);
+      throw new RuleError(
+        `${label}: ${why()} contradicts the rest of the rule: it could never match a packet`,
+      );
     families = keep;
   };
 
@@ -281,7 +284,7 @@ export function parseRule(entry: Record<string, unknown>, where: string, id?: nu
     const fam =
       f === "ipv4" || f === "ip" || f === "4" ? 4 : f === "ipv6" || f === "ip6" || f === "6" ? 6 : undefined;
     if (!fam) throw new RuleError(`${at("family")} '${String(entry.family)}' is not ipv4 or ipv6`);
-    restrict([fam], `family ${f}`);
+    restrict([fam], () => `family ${f}`);
   }
   for (const field of ["src", "dst"] as const) {
     if (!has(field)) continue;
@@ -290,7 +293,7 @@ export function parseRule(entry: Record<string, unknown>, where: string, id?: nu
     rule[field] = spec;
     restrict(
       spec.list.map((p) => p.family),
-      `${field} ${spec.list.map(formatPrefix).join(",")}`,
+      () => `${field} ${spec.list.map(formatPrefix).join(",")}`,
     );
   }
   if (has("proto")) {
@@ -310,7 +313,7 @@ export function parseRule(entry: Record<string, unknown>, where: string, id?: nu
         if (v !== ICMPV6) fams.add(4);
         if (v !== ICMP) fams.add(6);
       }
-      restrict(fams, `proto ${parts.join(",")}`);
+      restrict(fams, () => `proto ${parts.join(",")}`);
     }
   }
   const protos = rule.proto && !rule.proto.negate ? rule.proto.values : undefined;
