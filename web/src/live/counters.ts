@@ -34,10 +34,21 @@ export interface InstanceCounters {
   tables: TableUsage[];
 }
 
+/** The kernel's statistics of one program (counted while someone looks). */
+export interface ProgramCounters {
+  instance?: string;
+  program: string;
+  hook: string;
+  runs: number;
+  runTimeNs: number;
+  runsPerSecond: number;
+}
+
 export interface CounterSnapshot {
   /** Date.now() of the read. */
   at: number;
   instances: InstanceCounters[];
+  programs: ProgramCounters[];
   /** "INSTANCE:PORT" (ports) or "INSTANCE" (the instance's sums). */
   rates: Map<string, Rates>;
   /** Drops per second of each instance, all reasons. */
@@ -100,7 +111,10 @@ const statsRates = (x: { rxRate: StatsRate; txRate: StatsRate }): Rates => ({
 });
 
 export async function fromStats(signal?: AbortSignal): Promise<CounterSnapshot> {
-  const stats = await getJson<{ instances: StatsInstance[] }>("/v1/stats", signal);
+  const stats = await getJson<{ instances: StatsInstance[]; programs?: ProgramCounters[] }>(
+    "/v1/stats",
+    signal,
+  );
   const at = Date.now();
   const rates = new Map<string, Rates>();
   const instances: InstanceCounters[] = stats.instances.map((i) => {
@@ -117,7 +131,7 @@ export async function fromStats(signal?: AbortSignal): Promise<CounterSnapshot> 
       tables: i.tables,
     };
   });
-  return { at, instances, rates, instanceDropsPs: dropRates(instances, at) };
+  return { at, instances, programs: stats.programs ?? [], rates, instanceDropsPs: dropRates(instances, at) };
 }
 
 // ---- GET /v1/instances: counters only, rates computed here ----
@@ -170,7 +184,7 @@ export async function fromInstances(signal?: AbortSignal): Promise<CounterSnapsh
       );
   }
   previous = { at, instances: new Map(instances.map((i) => [i.name, i])) };
-  return { at, instances, rates, instanceDropsPs: dropRates(instances, at) };
+  return { at, instances, programs: [], rates, instanceDropsPs: dropRates(instances, at) };
 }
 
 /** The source of every live number in the console. */

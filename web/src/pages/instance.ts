@@ -118,6 +118,36 @@ function countersPanel(c: InstanceCounters): HTMLElement {
   );
 }
 
+function programsTable(name: string, snap: CounterSnapshot): HTMLElement | null {
+  const list = snap.programs.filter((p) => p.instance === name);
+  if (!list.length) return null;
+  const table = h(
+    "table",
+    { class: "grid", id: "programs" },
+    h(
+      "thead",
+      {},
+      h("tr", {}, ...["program", "hook", "runs", "runs/s", "ns per run"].map((t) => h("th", {}, t))),
+    ),
+    h(
+      "tbody",
+      {},
+      ...list.map((p) =>
+        h(
+          "tr",
+          { "data-program": p.program },
+          h("td", {}, p.program),
+          h("td", {}, p.hook),
+          h("td", { class: "num" }, count(p.runs)),
+          h("td", { class: "num" }, count(Math.round(p.runsPerSecond))),
+          h("td", { class: "num" }, p.runs ? count(Math.round(p.runTimeNs / p.runs)) : "–"),
+        ),
+      ),
+    ),
+  );
+  return h("div", {}, h("h3", {}, "programs (the kernel's statistics, on while someone looks)"), table);
+}
+
 function chartsOf(i: InstanceJson): HTMLElement {
   const series = (
     key: string,
@@ -335,7 +365,7 @@ export function instancePage(root: HTMLElement, name: string, signal: AbortSigna
       const c = snap.instances.find((x) => x.name === i.name);
       if (!c) return;
       ports.update(c, snap);
-      replace(totals, countersPanel(c));
+      replace(totals, countersPanel(c), programsTable(c.name, snap));
       replace(charts, chartsOf(i));
     });
     signal.addEventListener("abort", unsubscribe);
