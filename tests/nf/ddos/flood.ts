@@ -4,6 +4,7 @@
 // bench/nf-ddos.ts.
 import { TestRunFlags } from "../../../src/bpf/constants.js";
 import { BpfError } from "../../../src/bpf/errors.js";
+import { attachXdp } from "../../../src/bpf/link/xdp.js";
 import { EINTR } from "../../../src/bpf/sys/errno.js";
 import { BpfObject } from "../../../src/bpf/object/object.js";
 import type { LoadedObject } from "../../../src/bpf/object/load.js";
@@ -164,6 +165,18 @@ export class Flood {
       await new Promise((r) => (pause ? setTimeout(r, pause) : setImmediate(r)));
     }
     return { frames: this.sent() - before, seconds: (performance.now() - t0) / 1000 };
+  }
+
+  /**
+   * Drops, on the attacker's interface, IPv4 packets for addresses other than `own` (the answers to
+   * spoofed sources): they would go elsewhere on a real network. Returns what undoes it.
+   */
+  sinkAnswers(own: string): () => void {
+    this.obj.map("flood_keep").update(KEY0, addrBytes(own));
+    const link = withNetns(this.out.ns, () =>
+      attachXdp(this.obj.program("ddos_flood_sink"), this.out.ifname),
+    );
+    return () => link.close();
   }
 
   close(): void {
