@@ -42,7 +42,8 @@ export class VmMemory {
   alloc(size: number, align = 8): number {
     const at = (this.#top + align - 1) & ~(align - 1);
     const end = at + Math.max(size, 0);
-    if (end > this.size) {
+    const had = this.size;
+    if (end > had) {
       const pages = Math.ceil((end - this.size) / PAGE);
       const have = this.size / PAGE;
       if (have + pages > MAX_PAGES)
@@ -54,7 +55,8 @@ export class VmMemory {
       for (const l of this.#listeners) l();
     }
     this.#top = end;
-    this.u8.fill(0, at, end);
+    // Memory the growth added is zero already: touching it would only commit pages.
+    if (at < had) this.u8.fill(0, at, Math.min(end, had));
     return at;
   }
 

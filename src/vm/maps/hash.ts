@@ -36,6 +36,8 @@ export class HashMap extends VmMap {
   readonly region: Region | undefined;
   /** Validates ids stored in HASH_OF_MAPS. */
   validate: ((value: number) => boolean) | undefined;
+  /** Elements handed out at least once (1..#fresh). */
+  #fresh = 0;
 
   constructor(host: MapHost, o: VmMapOptions) {
     super(host, o, PER_CPU.has(o.type));
@@ -55,11 +57,9 @@ export class HashMap extends VmMap {
     this.setHeader(MapHeader.VALUE_OFFSET, this.valueOffset);
     this.setHeader(MapHeader.COUNT, 0);
     this.setHeader(MapHeader.HAND, 0);
-    // Free list: every element, in order.
-    const u32 = mem.u32;
-    for (let e = 1; e <= o.maxEntries; e++)
-      u32[(this.elemAddr(e) + ELEM_NEXT) >> 2] = e < o.maxEntries ? e + 1 : 0;
-    this.setHeader(MapHeader.FREE, o.maxEntries > 0 ? 1 : 0);
+    // The free list holds deleted elements; the ones never used are handed out after them (by
+    // #fresh), so a large, mostly empty map costs no page of memory it does not use.
+    this.setHeader(MapHeader.FREE, 0);
     const values = o.type !== MapType.HASH_OF_MAPS;
     this.region = values
       ? host.regions.add({
@@ -130,6 +130,7 @@ export class HashMap extends VmMap {
       this.setHeader(MapHeader.FREE, u32[(this.elemAddr(e) + ELEM_NEXT) >> 2]);
       return e;
     }
+    if (this.#fresh < this.maxEntries) return ++this.#fresh;
     if (!this.lru) return 0;
     // Full LRU map: a clock sweep evicts the first element not referenced since the last pass.
     let hand = this.getHeader(MapHeader.HAND);
@@ -214,6 +215,7 @@ export class HashMap extends VmMap {
   }
 
   nextKeyAt(keyAddr: number, outAddr: number): number {
+    if (this.count === 0) return -ENOENT; // no bucket walk over an empty map
     const u32 = this.mem.u32;
     let bucket = 0;
     let e = 0;

@@ -36,7 +36,9 @@ export class LpmTrieMap extends VmMap {
   readonly #byLen = new Map<number, Map<string | number, Entry>>();
   /** Prefix lengths in use, longest first. */
   #lens: number[] = [];
+  /** Value slots freed by deletes; slots from #fresh up were never used. */
   readonly #free: number[] = [];
+  #fresh = 0;
   #count = 0;
   /** Keys of at most 4 bytes are numbers; #masks[len] keeps the first len bits of 32. */
   readonly #small: boolean;
@@ -56,7 +58,6 @@ export class LpmTrieMap extends VmMap {
     this.values = host.mem.alloc(this.stride * o.maxEntries, 8);
     this.#small = this.dataSize <= 4;
     this.#masks = Uint32Array.from({ length: 33 }, (_, l) => (l === 0 ? 0 : (0xffffffff << (32 - l)) >>> 0));
-    for (let i = o.maxEntries - 1; i >= 0; i--) this.#free.push(i);
     if (this.#small) {
       this.#lensArr = host.mem.alloc(40, 8);
       this.setHeader(MapHeader.ELEMS, this.#lensArr);
@@ -101,10 +102,13 @@ export class LpmTrieMap extends VmMap {
     this.#lens.forEach((l, i) => (u8[this.#lensArr + 4 + i] = l));
   }
 
-  /** Allocates a table sized for the map and re-inserts every prefix (tombstones go away). */
+  /**
+   * Allocates a table sized for the prefixes in use (it grows with them: tries of a million
+   * entries are common, and mostly empty) and re-inserts every prefix (tombstones go away).
+   */
   #rehash(): void {
     let cap = 16;
-    while (cap < 2 * this.maxEntries) cap *= 2;
+    while (cap < 4 * this.#count) cap *= 2;
     if (!this.#table || this.#cap !== cap) {
       this.#table = this.mem.alloc(cap * LPM_ENTRY, 8);
       this.#cap = cap;
@@ -178,7 +182,7 @@ export class LpmTrieMap extends VmMap {
     if (!e && flags === UpdateFlags.EXIST) return -ENOENT;
     if (!e) {
       if (this.#count >= this.maxEntries) return -ENOSPC;
-      const slot = this.#free.pop() as number;
+      const slot = this.#free.pop() ?? this.#fresh++;
       e = { prefixLen: len, data: Buffer.alloc(0), slot };
       let m = this.#byLen.get(len);
       if (!m) {
