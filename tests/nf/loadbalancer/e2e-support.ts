@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { exec } from "../../../src/testbed/netns.js";
 
-export const BIG = 400_000;
+export const BIG = 600_000;
 
 /**
  * An HTTP/1.0 server (one connection per request) that answers `NAME CLIENT LOCAL`: which backend
@@ -23,9 +23,9 @@ class H(http.server.BaseHTTPRequestHandler):
         if not big:
             self.wfile.write(b)
             return
-        # Slowly (4 s), so that the connection is established while the test acts.
-        for i in range(40):
-            self.wfile.write(b"x" * ${BIG / 40})
+        # Slowly (6 s), so that the connection is established while the test acts.
+        for i in range(60):
+            self.wfile.write(b"x" * ${BIG / 60})
             self.wfile.flush()
             time.sleep(0.1)
     def log_message(self, *a):
