@@ -209,54 +209,56 @@ describe("counters against ground truth: router", () => {
   });
   after(async () => lab?.cleanup());
 
-  test("tc: routed pings, TTL expiry and unrouted destinations are counted exactly, with their reasons", async () => {
-    const { hv, net } = lab;
-    const [h0, h1] = net.hosts;
-    await hv.createInstance({
-      name: "r1",
-      type: "router",
-      ports: [
-        { name: "p0", peer: h0.dutIfname, config: { ipv4: ["198.18.1.254/24"], mac: "02:00:00:00:01:fe" } },
-        { name: "p1", peer: h1.dutIfname, config: { ipv4: ["198.18.2.254/24"], mac: "02:00:00:00:02:fe" } },
-      ],
+  for (const mode of ["tc", "xdp"] as const)
+    test(`${mode}: routed pings, TTL expiry and unrouted destinations are counted exactly, with their reasons`, async () => {
+      const { hv, net } = lab;
+      const [h0, h1] = net.hosts;
+      await hv.createInstance({
+        name: "r1",
+        type: "router",
+        mode,
+        ports: [
+          { name: "p0", peer: h0.dutIfname, config: { ipv4: ["198.18.1.254/24"], mac: "02:00:00:00:01:fe" } },
+          { name: "p1", peer: h1.dutIfname, config: { ipv4: ["198.18.2.254/24"], mac: "02:00:00:00:02:fe" } },
+        ],
+      });
+      try {
+        await lab.neighbour(0, "198.18.1.254", "02:00:00:00:01:fe");
+        await lab.neighbour(1, "198.18.2.254", "02:00:00:00:02:fe");
+        // The router resolves the hosts once (ARP through its control plane), then forwards alone.
+        const warm = await ping(h0.ns, h1.ipv4, { count: 3, interval: 0.05, wait: 2 });
+        assert.ok(warm.received >= 1, warm.output);
+
+        const t0 = await lab.instance("r1");
+        const r = await ping(h0.ns, h1.ipv4, { count: N, interval: 0.02, wait: 1, size: PAYLOAD });
+        assert.equal(r.received, N, r.output);
+        const t1 = await lab.instance("r1");
+        const bytes = N * FRAME;
+        assert.deepEqual(moved(t0, t1), [
+          `p0 rx ${N}/${bytes}/0`,
+          `p0 tx ${N}/${bytes}/0`,
+          `p1 rx ${N}/${bytes}/0`,
+          `p1 tx ${N}/${bytes}/0`,
+        ]);
+        assert.deepEqual(dropsMoved(t0, t1), {});
+
+        // No route to 198.19.77.1: each request dropped as no_route (the router answers unreachable).
+        await ping(h0.ns, "198.19.77.1", { count: N, interval: 0.02, wait: 1, size: PAYLOAD });
+        const t2 = await lab.instance("r1");
+        assert.equal(port(t2, "p0").rx.packets - port(t1, "p0").rx.packets, N);
+        assert.equal(port(t2, "p0").rx.drops - port(t1, "p0").rx.drops, N);
+        assert.equal(dropsMoved(t1, t2).no_route, N, JSON.stringify(dropsMoved(t1, t2)));
+
+        // TTL 1: expires in the router.
+        const args = ["-n", "-q", "-c", String(N), "-i", "0.02", "-W", "1", "-t", "1", "-s", String(PAYLOAD)];
+        await exec(h0.ns, "ping", [...args, h1.ipv4], { allowFailure: true });
+        const t3 = await lab.instance("r1");
+        assert.equal(dropsMoved(t2, t3).ttl_exceeded, N, JSON.stringify(dropsMoved(t2, t3)));
+        assert.equal(port(t3, "p1").tx.packets, port(t2, "p1").tx.packets, "nothing expired went on");
+
+        assertScrapeMatches(await scrape(lab), t3);
+      } finally {
+        await hv.deleteInstance("r1");
+      }
     });
-    try {
-      await lab.neighbour(0, "198.18.1.254", "02:00:00:00:01:fe");
-      await lab.neighbour(1, "198.18.2.254", "02:00:00:00:02:fe");
-      // The router resolves the hosts once (ARP through its control plane), then forwards alone.
-      const warm = await ping(h0.ns, h1.ipv4, { count: 3, interval: 0.05, wait: 2 });
-      assert.ok(warm.received >= 1, warm.output);
-
-      const t0 = await lab.instance("r1");
-      const r = await ping(h0.ns, h1.ipv4, { count: N, interval: 0.02, wait: 1, size: PAYLOAD });
-      assert.equal(r.received, N, r.output);
-      const t1 = await lab.instance("r1");
-      const bytes = N * FRAME;
-      assert.deepEqual(moved(t0, t1), [
-        `p0 rx ${N}/${bytes}/0`,
-        `p0 tx ${N}/${bytes}/0`,
-        `p1 rx ${N}/${bytes}/0`,
-        `p1 tx ${N}/${bytes}/0`,
-      ]);
-      assert.deepEqual(dropsMoved(t0, t1), {});
-
-      // No route to 198.19.77.1: each request dropped as no_route (the router answers unreachable).
-      await ping(h0.ns, "198.19.77.1", { count: N, interval: 0.02, wait: 1, size: PAYLOAD });
-      const t2 = await lab.instance("r1");
-      assert.equal(port(t2, "p0").rx.packets - port(t1, "p0").rx.packets, N);
-      assert.equal(port(t2, "p0").rx.drops - port(t1, "p0").rx.drops, N);
-      assert.equal(dropsMoved(t1, t2).no_route, N, JSON.stringify(dropsMoved(t1, t2)));
-
-      // TTL 1: expires in the router.
-      const args = ["-n", "-q", "-c", String(N), "-i", "0.02", "-W", "1", "-t", "1", "-s", String(PAYLOAD)];
-      await exec(h0.ns, "ping", [...args, h1.ipv4], { allowFailure: true });
-      const t3 = await lab.instance("r1");
-      assert.equal(dropsMoved(t2, t3).ttl_exceeded, N, JSON.stringify(dropsMoved(t2, t3)));
-      assert.equal(port(t3, "p1").tx.packets, port(t2, "p1").tx.packets, "nothing expired went on");
-
-      assertScrapeMatches(await scrape(lab), t3);
-    } finally {
-      await hv.deleteInstance("r1");
-    }
-  });
 });
