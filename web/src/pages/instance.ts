@@ -13,6 +13,8 @@ import type { InstanceJson, PlexusEvent, TableInfo, TableRow } from "../types.js
 import { eventItem } from "./topology.js";
 
 const EVENTS_SHOWN = 50;
+const TABLE_REFRESH_MS = 5000;
+const AUTO_REFRESH_MAX_ROWS = 5000;
 const COLORS = ["#2563eb", "#16a34a", "#d97706", "#0891b2", "#9333ea", "#db2777"];
 
 function facts(i: InstanceJson): HTMLElement {
@@ -213,6 +215,7 @@ function tablesPanel(name: string, signal: AbortSignal): HTMLElement {
   const body = h("div", {}, h("p", { class: "muted" }, "loading…"));
   const panel = h("div", { id: "tables" }, tabs, body);
   let current: { table: string; view: PagedTable; columns: string[] } | undefined;
+  let lastRows = 0;
   const show = async (t: TableInfo) => {
     for (const b of tabs.querySelectorAll("button"))
       b.setAttribute("aria-selected", String(b.dataset.tab === t.name));
@@ -229,6 +232,7 @@ function tablesPanel(name: string, signal: AbortSignal): HTMLElement {
       `/v1/instances/${encodeURIComponent(name)}/tables/${encodeURIComponent(table)}`,
       signal,
     );
+    lastRows = rows.length;
     if (current?.table === table) view.setRows(rows);
   };
   void (async () => {
@@ -246,6 +250,12 @@ function tablesPanel(name: string, signal: AbortSignal): HTMLElement {
     );
     await show(tables[0]);
   })().catch((e: unknown) => replace(body, h("p", { class: "error" }, (e as Error).message)));
+  // Learned entries come and go: read the shown table again every few seconds.
+  // (A big table is read again only on request: the API sends whole tables.)
+  const timer = setInterval(() => {
+    if (lastRows <= AUTO_REFRESH_MAX_ROWS) void reload().catch(() => undefined);
+  }, TABLE_REFRESH_MS);
+  signal.addEventListener("abort", () => clearInterval(timer));
   const refresh = h("button", { type: "button", class: "secondary", id: "tables-refresh" }, "refresh");
   refresh.addEventListener("click", () => void reload());
   panel.prepend(h("div", { class: "toolbar" }, refresh));

@@ -76,16 +76,31 @@ export function topologyPage(root: HTMLElement, signal: AbortSignal): void {
   let view: GraphView | undefined;
   let shape = "";
   let latest: CounterSnapshot | undefined;
-  const refresh = async () => {
-    if (!latest) return;
+  const draw = async () => {
     const topo = await getJson<TopologyJson>("/v1/topology", signal);
     // Hosts' interfaces come and go without events: the graph is drawn again when anything changed.
     const next = JSON.stringify(topo);
-    if (next === shape) return;
+    if (next === shape || !latest) return;
     shape = next;
     view = drawGraph(layoutTopology(topo));
     replace(graphBox, view.svg);
     view.update(latest);
+  };
+  // A burst of events (a bulk table load, apply) costs one read in flight and at most one after it.
+  let running: Promise<void> | undefined;
+  let again = false;
+  const refresh = async (): Promise<void> => {
+    if (!latest) return;
+    if (running) {
+      again = true;
+      return running;
+    }
+    running = draw().finally(() => (running = undefined));
+    await running;
+    if (again) {
+      again = false;
+      await refresh();
+    }
   };
   const unsubscribe = onCounters((snap) => {
     const known = latest ? new Set(latest.instances.map((i) => i.name)) : undefined;
