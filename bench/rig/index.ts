@@ -55,7 +55,9 @@ export {
   linuxBridge,
   linuxForwarding,
   MAX_ROUTES,
+  moreSpecific,
   tcRedirect,
   xdpFibForwarder,
   xdpRedirect,
 } from "./reference-duts.js";
+export { BenchDaemon } from "./plexusd.js";

@@ -35,7 +35,7 @@ export const linuxBridge: DutConfig = {
 };
 
 /** The i-th /30 of the far IPv4 prefix (and /126 of the IPv6 one). */
-function moreSpecific(i: number): { v4: string; v6: string } {
+export function moreSpecific(i: number): { v4: string; v6: string } {
   const a = 4 * i;
   return { v4: `198.19.${a >> 8}.${a & 255}/30`, v6: `fd00:19::${a.toString(16)}/126` };
 }
