@@ -17,6 +17,7 @@ const MODULES: Record<string, () => Promise<BenchModule>> = {
   "nf-capture": () => import("./nf-capture.js"),
   "nf-ddos": () => import("./nf-ddos.js"),
   "nf-firewall": () => import("./nf-firewall.js"),
+  "nf-l2l3": () => import("./nf-l2l3.js"),
   "nf-loadbalancer": () => import("./nf-loadbalancer.js"),
   "nf-nat": () => import("./nf-nat.js"),
   "obs-overhead": () => import("./obs-overhead.js"),
