@@ -33,9 +33,9 @@ import {
   type RunReport,
 } from "./rig/index.js";
 
-const ROUNDS = 5;
+const ROUNDS = 3;
 const TRAFFIC: MeasureOptions = { size: 64, flows: { srcPorts: 16, dstAddrs: 1024 } };
-const FRAMES = { tc: 2_000_000, xdp: 3_000_000 };
+const FRAMES = { tc: 1_000_000, xdp: 1_500_000 };
 const NOTHING = "udp port 53";
 const EVERYTHING = "udp";
 const SNAPLEN = 64;
