@@ -326,17 +326,20 @@ export class LoadBalancer {
     const service = String(key.service ?? "");
     const s = this.services.get(service);
     const text = String(key.backend ?? "");
-    let b = this.backends.get(backKey(service, text));
-    if (!b && s) {
-      // Accept the backend as it was written (without its port, another spelling of the address).
+    const b = this.backends.get(backKey(service, text));
+    if (!b || !s) {
+      // Another spelling of a backend that exists: say how it is written (the desired state keeps
+      // entries by their written key, so a delete must name it the same way).
+      let canonical: string | undefined;
       try {
-        const d = parseBackend({ service, backend: text }, s.def);
-        b = this.backends.get(backKey(service, d.text));
+        canonical = s && parseBackend({ service, backend: text }, s.def).text;
       } catch {
-        b = undefined;
+        canonical = undefined;
       }
-    }
-    if (!b || !s)
+      if (canonical && canonical !== text && this.backends.has(backKey(service, canonical)))
+        throw new ValidationError(
+          `${this.ctx.name}: service ${service}'s backend '${text}' is written '${canonical}'`,
+        );
       throw new NotFoundError(
         `${this.ctx.name}: service '${service}' has no backend '${text}' (backends: ${
           this.backendsOf(service)
@@ -344,6 +347,7 @@ export class LoadBalancer {
             .join(", ") || "none"
         })`,
       );
+    }
     this.backends.delete(backKey(service, b.def.text));
     this.syncService(s);
     this.removeBackend(b);

@@ -236,7 +236,11 @@ describe("service and backend definitions", () => {
     assert.deepEqual(r.lb.addBackends([{ service: "dsr", backend: "198.18.2.7" }]), [
       { service: "dsr", backend: "198.18.2.7:80", weight: 1 },
     ]);
-    r.lb.deleteBackend({ service: "dsr", backend: "198.18.2.7" });
+    refused(
+      () => r.lb.deleteBackend({ service: "dsr", backend: "198.18.2.7" }),
+      /'198\.18\.2\.7' is written '198\.18\.2\.7:80'/,
+    );
+    r.lb.deleteBackend({ service: "dsr", backend: "198.18.2.7:80" });
     assert.deepEqual(r.lb.listBackends(), []);
     assert.throws(() => r.lb.deleteBackend({ service: "dsr", backend: "198.18.2.7" }), /has no backend/);
     assert.throws(() => r.lb.deleteService({ name: "zzz" }), /has no service 'zzz'/);
