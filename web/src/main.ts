@@ -3,7 +3,7 @@
 import "./style.css";
 import { ApiError, getJson, setUnauthorizedHandler } from "./api.js";
 import { clearToken, getToken, setToken, takeTokenFromUrl } from "./auth.js";
-import { startPolling } from "./live/poller.js";
+import { onCounters, startPolling } from "./live/poller.js";
 import { instancePage } from "./pages/instance.js";
 import { topologyPage } from "./pages/topology.js";
 import { h, replace } from "./ui/dom.js";
@@ -17,6 +17,8 @@ interface Status {
 const app = document.getElementById("app")!;
 const statusEl = document.getElementById("status")!;
 let page: AbortController | undefined;
+let statusTimer: number | undefined;
+const STATUS_MS = 10_000;
 
 function route(): void {
   page?.abort();
@@ -58,8 +60,13 @@ function showLogin(message: string): void {
   input.focus();
 }
 
-function showStatus(s: Status): void {
-  statusEl.textContent = `plexusd ${s.version} · up ${Math.round(s.uptimeSeconds)} s · ${s.instances} instances`;
+let statusText = "";
+let live = true;
+
+function showStatus(s?: Status): void {
+  if (s) statusText = `plexusd ${s.version} · up ${Math.round(s.uptimeSeconds)} s · ${s.instances} instances`;
+  if (!live) return;
+  statusEl.textContent = statusText;
   statusEl.classList.remove("error");
 }
 
@@ -76,7 +83,20 @@ async function start(): Promise<void> {
     replace(app, h("p", { class: "panel error" }, `The daemon does not answer: ${(e as Error).message}`));
     return;
   }
+  // The header's facts (uptime, instance count) stay current while the page is open.
+  if (statusTimer === undefined) {
+    statusTimer = window.setInterval(
+      () => void getJson<Status>("/v1/status").then(showStatus, () => undefined),
+      STATUS_MS,
+    );
+    onCounters(() => {
+      if (live) return;
+      live = true;
+      showStatus();
+    });
+  }
   startPolling((e) => {
+    live = false;
     statusEl.textContent = `not live: ${(e as Error).message}`;
     statusEl.classList.add("error");
   });

@@ -33,6 +33,8 @@ export function drawGraph(layout: Layout): GraphView {
     role: "img",
     "aria-label": "topology",
   });
+  // Shrinks to fit the panel down to 70 %; a larger topology scrolls instead of getting unreadable.
+  svg.style.minWidth = `${Math.round(layout.width * 0.7)}px`;
   const stackedTargets = new Set(layout.stacked.map((x) => x.target));
   const linkViews: { port: string; g: SVGGElement; rate: SVGTextElement; bits: SVGTextElement }[] = [];
 
