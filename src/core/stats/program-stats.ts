@@ -53,7 +53,13 @@ export class ProgramStatsSwitch {
   }
 
   private on(): void {
-    this.handle ??= this.open();
+    if (this.handle) return;
+    try {
+      this.handle = this.open();
+    } catch {
+      // Not allowed here (no CAP_SYS_ADMIN, an old kernel): counters go on without run times.
+      this.handle = undefined;
+    }
   }
 
   private schedule(): void {
