@@ -1,8 +1,9 @@
 // The NAT through the hypervisor, in throw-away namespaces with real clients: an inside host
 // behind a router reaches an outside host that has no route back (ping, curl, iperf3 TCP, IPv4 and
 // IPv6), an outside client reaches an inside web server through port forwarding, replies come back
-// through the ingress instance of the zone, the sessions table shows the mappings, and bad rules are
-// refused without changing anything. In tc and xdp modes.
+// through the ingress instance of the zone, ICMP errors about mapped connections reach the inside
+// host, the sessions table shows the mappings, and bad rules are refused without changing anything.
+// In tc and xdp modes.
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -49,6 +50,23 @@ class S(http.server.ThreadingHTTPServer):
 S((addr, port), H).serve_forever()
 `;
 
+/** Sends datagrams to a closed port until the ICMP port unreachable comes back as ECONNREFUSED. */
+const REFUSED = `
+import socket, sys
+s = socket.socket(socket.AF_INET6 if ":" in sys.argv[1] else socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(1)
+s.connect((sys.argv[1], int(sys.argv[2])))
+for i in range(5):
+    try:
+        s.send(b"x")
+        s.recv(100)
+    except ConnectionRefusedError:
+        print("refused")
+        break
+    except socket.timeout:
+        print("timeout")
+`;
+
 async function curl(ns: string, url: string): Promise<string> {
   for (let i = 0; ; i++) {
     const r = await exec(ns, "curl", ["-s", "-g", "--max-time", "3", url], {
@@ -62,22 +80,29 @@ async function curl(ns: string, url: string): Promise<string> {
 }
 
 async function iperfTcp(client: string, server: string, addr: string): Promise<number> {
-  const srv = spawn(server, "iperf3", ["-s", "-1", "-B", addr]);
-  try {
-    for (let i = 0; ; i++) {
-      const r = await exec(client, "iperf3", ["-c", addr, "-t", "1", "-J", "--connect-timeout", "2000"], {
-        allowFailure: true,
-        timeoutMs: 15_000,
-      });
-      if (r.code === 0) {
-        const j = JSON.parse(r.stdout) as { end: { sum_received?: { bytes: number } } };
-        return j.end.sum_received?.bytes ?? 0;
+  for (let attempt = 0; ; attempt++) {
+    const srv = spawn(server, "iperf3", ["-s", "-1", "-B", addr]);
+    try {
+      for (let i = 0; ; i++) {
+        const r = await exec(client, "iperf3", ["-c", addr, "-t", "1", "-J", "--connect-timeout", "2000"], {
+          allowFailure: true,
+          timeoutMs: 15_000,
+        });
+        if (r.code === 0) {
+          const j = JSON.parse(r.stdout) as { end: { sum_received?: { bytes: number } } };
+          const bytes = j.end.sum_received?.bytes ?? 0;
+          // On a loaded machine a 1-second run can end before its data connection got going
+          // (seen once in tc mode): run again; a NAT that breaks TCP moves nothing in any run.
+          if (bytes > 0 || attempt >= 2) return bytes;
+          break;
+        }
+        if (i >= 5) throw new Error(`iperf3 to ${addr}: ${r.stdout}${r.stderr}`);
+        await new Promise((res) => setTimeout(res, 200));
       }
-      if (i >= 5) throw new Error(`iperf3 to ${addr}: ${r.stdout}${r.stderr}`);
-      await new Promise((res) => setTimeout(res, 200));
+    } finally {
+      srv.kill("SIGKILL");
     }
-  } finally {
-    srv.kill("SIGKILL");
+    await new Promise((res) => setTimeout(res, 300));
   }
 }
 
@@ -164,6 +189,13 @@ describe("nat end to end", () => {
         assert.equal(await curl(h0.ns, `http://[${h1.ipv6}]:8006/`), "fd00:2::fe");
         // Port forwarding: the outside client reaches the inside server through the public address.
         assert.equal(await curl(h1.ns, "http://198.18.2.254:8080/"), h1.ipv4);
+
+        // ICMP errors come back through the NAT: the outside host's port unreachable, sent to the
+        // router's address and quoting the translated datagram, reaches the inside socket.
+        for (const dst of [h1.ipv4, h1.ipv6]) {
+          const r = await exec(h0.ns, "python3", ["-c", REFUSED, dst, "9"], { timeoutMs: 10_000 });
+          assert.match(r.stdout, /refused/, `UDP to ${dst}:9 through the NAT: ${r.stdout}`);
+        }
 
         const bytes = await iperfTcp(h0.ns, h1.ns, h1.ipv4);
         assert.ok(bytes > 1_000_000, `TCP through SNAT moved ${bytes} bytes`);
