@@ -105,7 +105,9 @@ export async function run(): Promise<Comparison[]> {
     const dut = net.dut;
     const h = net.hosts[0];
     const dutIf = h.dutIfname;
-    await ipBatch(dut, [`addr add ${SERVER}/24 dev ${dutIf}`]);
+    // A default route: the server's answers to spoofed sources really leave (and die at the
+    // attacker's interface), as they would on a real network.
+    await ipBatch(dut, [`addr add ${SERVER}/24 dev ${dutIf}`, `route add default via ${h.ipv4}`]);
     await exec(dut, "sysctl", ["-qw", "net.ipv4.tcp_syncookies=2", "net.core.somaxconn=4096"]);
     await exec(dut, "ethtool", ["-K", dutIf, "gro", "on"]);
     const dutMac = (
