@@ -174,6 +174,9 @@ describe("web console", { timeout: 120_000 }, () => {
     await page.locator('[data-node="stacked"][data-name="fw1"].dropping').waitFor();
     assert.equal(await page.locator('[data-node="stacked"][data-name="fw2"].dropping').count(), 0);
     await page.locator('#instances tr.dropping[data-instance="fw1"]').waitFor();
+    // The link fw1 sits on shows the drops; the other one does not.
+    await page.locator(`[data-link="br0:p2|${lab.iface(1)}"].dropping`).waitFor();
+    assert.equal(await link.evaluate((e) => e.classList.contains("dropping")), false);
     await page.screenshot({ path: join(ARTIFACTS, "console-topology.png"), fullPage: true });
   });
 

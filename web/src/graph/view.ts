@@ -36,7 +36,14 @@ export function drawGraph(layout: Layout): GraphView {
   // Shrinks to fit the panel down to 70 %; a larger topology scrolls instead of getting unreadable.
   svg.style.minWidth = `${Math.round(layout.width * 0.7)}px`;
   const stackedTargets = new Set(layout.stacked.map((x) => x.target));
-  const linkViews: { port: string; g: SVGGElement; rate: SVGTextElement; bits: SVGTextElement }[] = [];
+  const linkViews: {
+    port: string;
+    /** Transparent instances on this link (on its port or its interface): their drops are the link's. */
+    stacked: string[];
+    g: SVGGElement;
+    rate: SVGTextElement;
+    bits: SVGTextElement;
+  }[] = [];
 
   for (const l of layout.links) {
     const at = labelAnchor(l, stackedTargets.has(l.port) || stackedTargets.has(l.peer));
@@ -56,7 +63,8 @@ export function drawGraph(layout: Layout): GraphView {
       bits,
     );
     svg.append(g);
-    linkViews.push({ port: l.port, g, rate, bits });
+    const on = layout.stacked.filter((t) => t.target === l.port || t.target === l.peer).map((t) => t.name);
+    linkViews.push({ port: l.port, stacked: on, g, rate, bits });
   }
 
   const instViews = new Map<string, { g: SVGGElement; drops: SVGTextElement }>();
@@ -143,11 +151,12 @@ export function drawGraph(layout: Layout): GraphView {
       for (const v of linkViews) {
         const r = snap.rates.get(v.port);
         if (!r) continue;
+        const drops = v.stacked.reduce((a, n) => a + (snap.instanceDropsPs.get(n) ?? 0), r.dropsPs);
         v.g.dataset.pps = totalPps(r).toFixed(1);
-        v.g.dataset.dropsPs = r.dropsPs.toFixed(1);
+        v.g.dataset.dropsPs = drops.toFixed(1);
         v.g.classList.toggle("active", totalPps(r) > 0);
-        v.g.classList.toggle("dropping", r.dropsPs > 0);
-        v.rate.textContent = pps(totalPps(r)) + (r.dropsPs > 0 ? ` · ${pps(r.dropsPs)} dropped` : "");
+        v.g.classList.toggle("dropping", drops > 0);
+        v.rate.textContent = pps(totalPps(r)) + (drops > 0 ? ` · ${pps(drops)} dropped` : "");
         v.bits.textContent = bps(totalBps(r));
       }
       for (const inst of snap.instances) {
