@@ -149,6 +149,26 @@ describe("ddos end to end", () => {
           });
           const r = await lab.api.post<{ added: number }>(`/v1/instances/${name}/tables/src/bulk`, entries);
           assert.equal(r.added, 20_000);
+          // A named list through the API; one contradicting it is refused naming both.
+          await lab.api.post(`/v1/instances/${name}/tables/list`, {
+            name: "bogons",
+            side: "src",
+            prefixes: "198.18.99.0/24 ; SBL1\nfd00:99::/32",
+          });
+          await assert.rejects(
+            lab.api.post(`/v1/instances/${name}/tables/list`, {
+              name: "friends",
+              side: "src",
+              action: "allow",
+              prefixes: "198.18.99.0/24",
+            }),
+            /list friends: 198\.18\.99\.0\/24 is 'allow' here but 'drop' in list bogons/,
+          );
+          const lists = await table<{ name: string; ipv4: number; ipv6: number }>(name, "list");
+          assert.deepEqual(
+            lists.map((l) => [l.name, l.ipv4, l.ipv6]),
+            [["bogons", 1, 1]],
+          );
         }
         const singles = await table<{ prefix: string }>(name, "src");
         assert.equal(singles.length, 20_000);
