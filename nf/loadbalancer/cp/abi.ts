@@ -72,6 +72,19 @@ export function encodeBackend(x: BackendImage | undefined): Buffer {
   return b;
 }
 
+/** A backend slot as the maps hold it (undefined: unused). */
+export function decodeBackend(b: Buffer): BackendImage | undefined {
+  if (b.length < BACKEND_SIZE || !(b[19] & BackendFlag.USED)) return undefined;
+  return {
+    family: b[18] as Family,
+    addr: Buffer.from(b.subarray(0, 16)),
+    port: b.readUInt16BE(16),
+    mac: Buffer.from(b.subarray(20, 26)),
+    outPort: b.readUInt16LE(26),
+    smac: Buffer.from(b.subarray(28, 34)),
+  };
+}
+
 export interface Tuple {
   family: Family;
   proto: number;

@@ -17,6 +17,7 @@ import {
   STAT_NAMES,
   TCP_STATE_NAMES,
   TUPLE_SIZE,
+  decodeBackend,
   decodeConn,
   decodeTuple,
   encodeBackend,
@@ -80,6 +81,7 @@ export interface LbWorld {
 const realWorld: LbWorld = { nextHops, probe, nudge, now: () => Date.now() };
 
 const backKey = (service: string, text: string) => `${service}|${text}`;
+const seedKey = (family: number, addr: Buffer, port: number) => `${family}|${addr.toString("hex")}|${port}`;
 
 export class LoadBalancer {
   cfg: LbConfig;
@@ -93,6 +95,8 @@ export class LoadBalancer {
   private lastGc = 0;
   private lastResolve = 0;
   private resolving = false;
+  /** While an earlier daemon's configuration is replayed: where its backends were placed. */
+  private seeds: Map<string, { index: number; hop: NonNullable<BackState["hop"]> }> | undefined;
 
   constructor(
     public ctx: InstanceContext,
@@ -109,15 +113,47 @@ export class LoadBalancer {
     return this.cfgMem;
   }
 
+  /**
+   * Takes over the maps (fresh, or kept by an earlier daemon: its connections go on) and installs
+   * what is configured. Backends an earlier daemon had placed keep their slot and next hop until
+   * looked up again, so new connections are not refused while next hops are resolved.
+   */
   start(): void {
+    const again = this.started;
     this.started = true;
+    this.stopped = false;
     this.applyConfig(this.ctx.config);
-    // A restarted daemon finds the old tables: start from empty ones and install what is configured.
-    for (const [k] of this.ctx.map("lb_svcs").entries()) this.ctx.map("lb_svcs").delete(k);
+    if (!again) this.seeds = this.placedBefore();
     const p = this.pending.splice(0);
     this.addServices(p.filter((x) => x.table === "services").map((x) => x.entry));
     this.addBackends(p.filter((x) => x.table === "backends").map((x) => x.entry));
+    this.seeds = undefined;
+    // Services of an earlier daemon that are not configured any more go; the rest is rewritten.
+    const keep = new Set([...this.services.values()].map((sv) => this.vipKey(sv.def).toString("hex")));
+    const svcs = this.ctx.map("lb_svcs");
+    for (const k of [...svcs.keys()]) if (!keep.has(k.toString("hex"))) svcs.delete(k);
+    for (const b of this.backends.values()) b.installed = undefined;
+    for (const sv of this.services.values()) {
+      sv.ring = undefined;
+      this.syncService(sv);
+    }
     void this.resolve();
+  }
+
+  /** Backends the maps hold from an earlier daemon, by family, address and port. */
+  private placedBefore(): Map<string, { index: number; hop: NonNullable<BackState["hop"]> }> {
+    const out = new Map<string, { index: number; hop: NonNullable<BackState["hop"]> }>();
+    for (const [k, v] of this.ctx.map("lb_backends").entries()) {
+      const img = decodeBackend(v);
+      if (!img) continue;
+      const key = seedKey(img.family, img.addr, img.port);
+      if (!out.has(key))
+        out.set(key, {
+          index: k.readUInt32LE(0),
+          hop: { outPort: img.outPort, mac: img.mac, smac: img.smac },
+        });
+    }
+    return out;
   }
 
   applyConfig(raw: Readonly<Record<string, unknown>>): void {
@@ -303,16 +339,17 @@ export class LoadBalancer {
       const k = backKey(d.service, d.text);
       const old = this.backends.get(k);
       if (old) old.def = d;
-      else
+      else {
+        const used = [...this.backends.values()].map((b) => b.index);
+        const seed = this.seeds?.get(seedKey(d.addr.family, d.addr.bytes, d.port));
+        const reuse = seed && !used.includes(seed.index) && !d.mac ? seed : undefined;
         this.backends.set(k, {
           def: d,
-          index: this.freeIndex(
-            [...this.backends.values()].map((b) => b.index),
-            MAX_BACKENDS,
-            "backend",
-          ),
+          index: reuse ? reuse.index : this.freeIndex(used, MAX_BACKENDS, "backend"),
           health: freshHealth(),
+          ...(reuse ? { hop: reuse.hop } : {}),
         });
+      }
       const b = this.backends.get(k) as BackState;
       this.placeExplicit(b);
       touched.add(d.service);

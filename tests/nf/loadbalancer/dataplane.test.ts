@@ -18,7 +18,8 @@ import {
   parse,
   type Pkt,
 } from "./frames.js";
-import { BACK_MAC, FRONT_MAC, openLb, type Hook, type LbRig } from "./support.js";
+import { LoadBalancer } from "../../../nf/loadbalancer/cp/lb.js";
+import { BACK_MAC, FRONT_MAC, FakeWorld, openLb, type Hook, type LbRig } from "./support.js";
 
 const DROP_NO_BACKEND = 1;
 const VIP = "198.18.1.100";
@@ -318,6 +319,36 @@ for (const hook of ["xdp", "tc"] as Hook[]) {
       assert.deepEqual([row.state, row.via, row.mac], ["up", "back", MACS[3]]);
       const o = send({ src: "198.18.3.1", dst: VIP, sport: 40000, dport: 80 });
       assert.deepEqual([o.p.dst, o.p.dport, o.p.dmac, o.txPorts], [B[3], 80, MACS[3], [1]]);
+    });
+
+    test("a restarted control plane takes over: connections go on, backends keep their place", async () => {
+      reset();
+      web();
+      r.lb.addBackends([{ service: "web", backend: B[3] }]);
+      r.world.hops.set(B[3], { dev: "back0", mac: MACS[3] });
+      await r.advance(1000, 1);
+      const c = { src: "198.18.3.1", dst: VIP, sport: 40000, dport: 80 };
+      assert.equal(send({ ...c, flags: TCP_SYN }).p.dmac, MACS[3]);
+      // A new daemon: a fresh control plane over the same maps, its configuration replayed before
+      // start, and no next hop known yet.
+      const lb2 = new LoadBalancer(r.ctx, new FakeWorld());
+      lb2.addServices([{ name: "web", vip: VIP, port: 80, check: "none" }]);
+      lb2.addBackends([{ service: "web", backend: `${B[3]}:80` }]);
+      lb2.start();
+      try {
+        const est = send({ ...c, flags: TCP_ACK });
+        assert.deepEqual([est.p.dst, est.p.dmac], [B[3], MACS[3]], "the established connection goes on");
+        const fresh = send({ ...c, sport: 40001, flags: TCP_SYN });
+        assert.deepEqual(
+          [fresh.verdict, fresh.p.dmac],
+          ["redirect", MACS[3]],
+          "new connections are not refused",
+        );
+        assert.equal(lb2.listBackends()[0].state, "up");
+        assert.equal(lb2.listConnections().length, 2);
+      } finally {
+        lb2.destroy();
+      }
     });
   });
 }
