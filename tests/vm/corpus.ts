@@ -201,3 +201,19 @@ export function vlanFrames(): CorpusFrame[] {
   f.push({ name: "ad-untagged-inner", data: eth(0x88a8, vlan(0x0e00, 0x0806, arp(2))) });
   return f;
 }
+
+/** TCP SYNs with an MSS option (or none), IPv4 and IPv6: the SYN cookie helpers' inputs. */
+export function synFrames(): CorpusFrame[] {
+  const syn = (mss: number | undefined, sport: number): Buffer => {
+    const h = tcp(sport, 80, 2);
+    if (mss === undefined) return Buffer.concat([h, Buffer.alloc(4)]); // payload bytes, doff 5
+    h[12] = 6 << 4;
+    return Buffer.concat([h, Buffer.from([2, 4, ...u16(mss)])]);
+  };
+  const f: CorpusFrame[] = [];
+  for (const mss of [undefined, 100, 536, 1300, 1440, 1460, 9000]) {
+    f.push({ name: `syn4-mss-${mss ?? "none"}`, data: eth(0x0800, ipv4({ proto: 6 }, syn(mss, 41000))) });
+    f.push({ name: `syn6-mss-${mss ?? "none"}`, data: eth(0x86dd, ipv6(6, syn(mss, 42000))) });
+  }
+  return f;
+}

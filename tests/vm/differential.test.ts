@@ -3,7 +3,7 @@
 // both engines; return values, packets out and map contents must be identical.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { packetCorpus, vlanFrames } from "./corpus.js";
+import { packetCorpus, synFrames, vlanFrames } from "./corpus.js";
 import { differential } from "./differential.js";
 import type { DiffTarget } from "./differential.js";
 import { ENGINES } from "./engines.js";
@@ -58,6 +58,7 @@ const TARGETS: DiffTarget[] = [
     extraFrames: firewallTraffic(160).map((data, i) => ({ name: `flow-${i}`, data })),
   },
   { fixture: "vm_tc_vlan", netns: true, extraFrames: vlanFrames() },
+  { fixture: "vm_syncookie", extraFrames: synFrames() },
   {
     fixture: "vm_tc_helpers",
     // tc_fields also gets a context in, whose fields the kernel copies in and back out.
