@@ -1,9 +1,10 @@
 // The firewall through a real daemon and the real `plexus` command, in throw-away namespaces: two
 // hosts joined by a wire, a firewall on each direction (policy drop both ways, one conntrack zone),
-// rules loaded from a file with `plexus fw-in rules load FILE`. ping, iperf3 and nc show that the
-// allowed flows pass, blocked ones do not (dropped or rejected), replies to established flows pass
-// the other direction's firewall, and the per-rule counters count exactly the packets sent. A bad
-// rule file is refused naming the rule, with nothing of it applied. In tc and xdp modes.
+// rules loaded from a file with `plexus fw-in rules load FILE` (the way back's as a YAML rule set
+// with `ruleset load`). ping, iperf3 and nc show that the allowed flows pass, blocked ones do not
+// (dropped or rejected), replies to established flows pass the other direction's firewall, and the
+// per-rule counters count exactly the packets sent. A bad rule file is refused naming the rule,
+// with nothing of it applied. In tc and xdp modes.
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -163,11 +164,15 @@ describe("firewall end to end", () => {
         const loaded = await px("fw-in", "rules", "load", file);
         assert.equal(loaded.code, 0, loaded.stderr);
         assert.match(loaded.stdout, /loaded 7 entries into fw-in rules/);
-        await api.post("/v1/instances/fw-out/tables/rules", {
-          id: 10,
-          action: "accept",
-          state: "established,related",
-        });
+        // The way back: a rule set from a YAML file (rules numbered 10, 20... in file order).
+        const backFile = join(scratch, `back-${mode}.yaml`);
+        writeFileSync(
+          backFile,
+          // Table entries are flat (the API's TableEntry): a rule set's rules are YAML text.
+          "- name: back\n  rules: |\n    - action: accept\n      state: established,related\n",
+        );
+        const loadedBack = await px("fw-out", "ruleset", "load", backFile);
+        assert.equal(loadedBack.code, 0, loadedBack.stderr);
         const base = await rules("fw-in");
 
         // ping: the requests pass fw-in, the replies pass fw-out as an established connection.
@@ -217,6 +222,7 @@ describe("firewall end to end", () => {
         assert.equal(delta("60"), 1);
         assert.ok((r.get("policy")?.packets ?? 0) >= 2, "the SYNs to 7003 and the datagram to 7002");
         const out = await rules("fw-out");
+        assert.equal((out.get("10") as RuleRow & { from?: string })?.from, "ruleset back");
         assert.ok(
           (out.get("10")?.packets ?? 0) >= 5 + 4 + 20,
           "echo replies and iperf3's ACKs as established",
