@@ -378,7 +378,7 @@ export function layoutTopology(topo: TopologyJson): Layout {
   const all: Box[] = [...out.instances, ...out.interfaces, ...out.stacked];
   // Room on the right for the rate labels beside the last links.
   out.width =
-    Math.max(400, ...all.map((b) => b.x + b.w + (b.w === IFACE_W || b.w === STACK_W ? 90 : 0))) + MARGIN;
+    Math.max(400, ...all.map((b) => b.x + b.w + (b.w === IFACE_W || b.w === STACK_W ? 120 : 0))) + MARGIN;
   out.height = Math.max(200, top, ...all.map((b) => b.y + b.h + MARGIN));
   return out;
 }

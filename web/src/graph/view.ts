@@ -43,12 +43,14 @@ export function drawGraph(layout: Layout): GraphView {
     g: SVGGElement;
     rate: SVGTextElement;
     bits: SVGTextElement;
+    dropped: SVGTextElement;
   }[] = [];
 
   for (const l of layout.links) {
     const at = labelAnchor(l, stackedTargets.has(l.port) || stackedTargets.has(l.peer));
     const rate = s("text", { class: "rate", x: at.x, y: at.y, "text-anchor": at.anchor }, "–");
     const bits = s("text", { class: "rate bits", x: at.x, y: at.y + 14, "text-anchor": at.anchor }, "");
+    const dropped = s("text", { class: "rate dropped", x: at.x, y: at.y + 28, "text-anchor": at.anchor }, "");
     const g = s(
       "g",
       {
@@ -61,10 +63,11 @@ export function drawGraph(layout: Layout): GraphView {
       s("polyline", { points: l.points.map((p) => `${p.x},${p.y}`).join(" ") }),
       rate,
       bits,
+      dropped,
     );
     svg.append(g);
     const on = layout.stacked.filter((t) => t.target === l.port || t.target === l.peer).map((t) => t.name);
-    linkViews.push({ port: l.port, stacked: on, g, rate, bits });
+    linkViews.push({ port: l.port, stacked: on, g, rate, bits, dropped });
   }
 
   const instViews = new Map<string, { g: SVGGElement; drops: SVGTextElement }>();
@@ -156,7 +159,8 @@ export function drawGraph(layout: Layout): GraphView {
         v.g.dataset.dropsPs = drops.toFixed(1);
         v.g.classList.toggle("active", totalPps(r) > 0);
         v.g.classList.toggle("dropping", drops > 0);
-        v.rate.textContent = pps(totalPps(r)) + (drops > 0 ? ` · ${pps(drops)} dropped` : "");
+        v.rate.textContent = pps(totalPps(r));
+        v.dropped.textContent = drops > 0 ? `${pps(drops)} dropped` : "";
         v.bits.textContent = bps(totalBps(r));
       }
       for (const inst of snap.instances) {
