@@ -2,7 +2,8 @@
 // curl to HTTP servers behind a VIP (IPv4 and IPv6) spread across backends by weight, the
 // backends seeing the client's own address; a backend killed mid-test taken out by the HTTP health
 // check while downloads from the healthy backends run on unbroken, then put back when it recovers;
-// the connections table; bad service definitions refused with nothing changed. Run by
+// a daemon restart that downloads in progress survive; the connections table; bad service
+// definitions refused with nothing changed. Run by
 // e2e-tc.test.ts and e2e-xdp.test.ts.
 import assert from "node:assert/strict";
 import type { ChildProcess } from "node:child_process";
@@ -186,6 +187,26 @@ export function dnatSuite(mode: "tc" | "xdp"): void {
           await until("backend 2 back", (rows) => rows.every((r) => r.state === "up"));
           const again = await requests(client.ns, `http://${VIP}/`, 60);
           assert.ok(shares(again, 60)[1] > 0.1, JSON.stringify(shares(again, 60)));
+
+          // A daemon restart: downloads in progress finish whole (their connections are in the
+          // kernel), new connections are served at once by the new daemon.
+          const during2 = Array.from({ length: 4 }, () => download(client.ns, `http://${VIP}/big`));
+          let busy = 0;
+          for (let t0 = Date.now(); busy < 3 && Date.now() - t0 < 8000; await sleep(100)) {
+            const conns = await hv.tableList("lb", "connections");
+            busy = conns.filter((c) => c.service === "web" && c.state === "ESTABLISHED").length;
+          }
+          assert.ok(busy >= 3, `${busy} downloads running`);
+          hv.stop();
+          hv = await Hypervisor.start({ stateDir, bpffs: bpffs.path });
+          const fresh = await requests(client.ns, `http://${VIP}/`, 20);
+          assert.equal(fresh.length, 20);
+          for (const d of await Promise.all(during2))
+            assert.deepEqual(
+              [d.code, d.size],
+              [0, BIG],
+              `a download from ${d.backend} broke across the restart`,
+            );
 
           // Bad input: refused naming the service; what is in force and the desired state unchanged.
           await assert.rejects(
