@@ -24,6 +24,8 @@ let chrome: NsBrowser;
 let tokenDir: string;
 /** Signed in by the fragment test, then shared by the tests after it. */
 let page: Page;
+/** Origins the shared page asked anything of. */
+const requested = new Set<string>();
 let traffic: ChildProcess[] = [];
 
 /** br0 between the hosts; fw1 (drops UDP to port 9) then fw2 stacked on br0:p2's ingress. */
@@ -120,6 +122,7 @@ describe("web console", { timeout: 120_000 }, () => {
 
   test("the token in the URL fragment signs in and leaves the address bar", async () => {
     page = await newPage();
+    page.on("request", (r) => requested.add(new URL(r.url()).origin));
     await page.goto(`${ORIGIN}/ui/#token=${TOKEN}`);
     await page.locator('[data-node="instance"][data-name="br0"]').waitFor();
     assert.ok(!page.url().includes(TOKEN), page.url());
@@ -245,5 +248,10 @@ describe("web console", { timeout: 120_000 }, () => {
       r.stdout,
     );
     await page.locator("#capture-status", { hasText: "saved" }).waitFor();
+  });
+
+  test("the page asked nothing of any other origin", () => {
+    // blob: URLs (the capture download) report their creator's origin.
+    assert.deepEqual([...requested], [ORIGIN]);
   });
 });

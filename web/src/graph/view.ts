@@ -11,7 +11,10 @@ export interface GraphView {
   update(snap: CounterSnapshot): void;
 }
 
-const go = (name: string) => () => (location.hash = `#/instance/${encodeURIComponent(name)}`);
+const go = (name: string) => (ev: Event) => {
+  if (ev instanceof KeyboardEvent && ev.key !== "Enter") return;
+  location.hash = `#/instance/${encodeURIComponent(name)}`;
+};
 
 function labelAnchor(l: PlacedLink, stacked: boolean): { x: number; y: number; anchor: string } {
   const [a, b] = [l.points[0], l.points[l.points.length - 1]];
@@ -80,7 +83,10 @@ export function drawGraph(layout: Layout): GraphView {
         "data-node": "instance",
         "data-name": i.name,
         "data-type": i.type,
+        tabindex: 0,
+        role: "link",
         onclick: go(i.name),
+        onkeydown: go(i.name),
       },
       s("rect", { x: i.x, y: i.y, width: i.w, height: i.h, rx: 8 }),
       s("text", { class: "title", x: i.x + 12, y: i.y + 22 }, i.name),
@@ -137,7 +143,10 @@ export function drawGraph(layout: Layout): GraphView {
         "data-target": t.target,
         "data-direction": t.direction,
         "data-order": t.order,
+        tabindex: 0,
+        role: "link",
         onclick: go(t.name),
+        onkeydown: go(t.name),
       },
       s("rect", { x: t.x, y: t.y, width: t.w, height: t.h, rx: 14 }),
       s("text", { class: "title", x: t.x + 10, y: t.y + 18 }, t.name),
