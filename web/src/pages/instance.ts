@@ -121,7 +121,9 @@ function countersPanel(c: InstanceCounters): HTMLElement {
 }
 
 function programsTable(name: string, snap: CounterSnapshot): HTMLElement | null {
-  const list = snap.programs.filter((p) => p.instance === name);
+  // Programs reached by tail call count nothing themselves (their entry stub counts them): shown
+  // only once the kernel has counted runs of them.
+  const list = snap.programs.filter((p) => p.instance === name && p.runs > 0);
   if (!list.length) return null;
   const table = h(
     "table",
