@@ -8,6 +8,8 @@ export const PCAP_MAGIC_NANO = 0xa1b23c4d;
 export const LINKTYPE_ETHERNET = 1;
 export const PCAP_HEADER = 24;
 export const PCAP_RECORD_HEADER = 16;
+/** struct cap_record (cap_abi.h; layout.ts RECORD_HEADER): time, length, captured, ifindex. */
+const RING_RECORD_HEADER = 24;
 
 export type Precision = "micro" | "nano";
 
@@ -36,6 +38,39 @@ export function pcapRecord(
   r.writeUInt32LE(Math.max(origLen, data.length), 12);
   r.set(data, PCAP_RECORD_HEADER);
   return r;
+}
+
+/**
+ * Writes a ring record (struct cap_record, then the bytes) into `out` at `at` as a pcap record,
+ * with its monotonic time moved by `offSec` / `offNs` (wall clock = monotonic + offset; offNs in
+ * 0..1e9); returns the offset after it, or `at` for a record too short to be one. The streaming hot
+ * path: no allocation and no bigint per record (monotonic nanoseconds stay exact as numbers for
+ * 104 days of uptime). `out` must have room for 16 bytes plus the record's captured bytes.
+ */
+export function writePcapRecord(
+  out: Buffer,
+  at: number,
+  rec: Buffer,
+  offSec: number,
+  offNs: number,
+  precision: Precision = "micro",
+): number {
+  if (rec.length < RING_RECORD_HEADER) return at;
+  const mono = rec.readUInt32LE(4) * 0x1_0000_0000 + rec.readUInt32LE(0);
+  const caplen = Math.min(rec.readUInt32LE(12), rec.length - RING_RECORD_HEADER);
+  const monoSec = Math.floor(mono / 1e9);
+  let ns = mono - monoSec * 1e9 + offNs;
+  let sec = monoSec + offSec;
+  if (ns >= 1e9) {
+    ns -= 1e9;
+    sec += 1;
+  }
+  out.writeUInt32LE(sec >>> 0, at);
+  out.writeUInt32LE(precision === "nano" ? ns : Math.floor(ns / 1000), at + 4);
+  out.writeUInt32LE(caplen, at + 8);
+  out.writeUInt32LE(Math.max(rec.readUInt32LE(8), caplen), at + 12);
+  rec.copy(out, at + PCAP_RECORD_HEADER, RING_RECORD_HEADER, RING_RECORD_HEADER + caplen);
+  return at + PCAP_RECORD_HEADER + caplen;
 }
 
 /**

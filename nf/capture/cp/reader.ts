@@ -20,6 +20,14 @@ export class CaptureReader {
     }, limit);
   }
 
+  /**
+   * Hands over up to `limit` raw records (struct cap_record and the bytes) as views of the ring,
+   * valid only during the callback; returns how many there were.
+   */
+  drainRaw(cb: (rec: Buffer) => void, limit = Infinity): number {
+    return this.ring.drain(cb, limit);
+  }
+
   /** Resolves when records are waiting (or the reader is closed). */
   wait(): Promise<void> {
     return this.ring.wait();
