@@ -120,6 +120,16 @@ describe("observability commands", () => {
       const rxPps = Number(p0.trim().split(/\s+/)[3]);
       assert.ok(rxPps > 40 && rxPps < 200, `p0 rx pps ${rxPps}:\n${out}`);
       assert.match(out, /drops by reason: .*br0:port_down=\d+/);
+
+      // On a terminal (script(1) gives it one): refreshed in place, drops in red; NO_COLOR: no colour.
+      const top = [process.execPath, join(projectRoot, "bin", "plexus.js"), ...sock, "top", "-d", "0.5"];
+      const onTty = (env: NodeJS.ProcessEnv) => runUnderTty(top.join(" "), env);
+      const coloured = await onTty({});
+      assert.ok(coloured.split(CLEAR).length >= 3, "two frames or more, each clearing the screen");
+      assert.ok(coloured.includes("\x1b[1;31m  p2 "), "p2 drops now: red");
+      const plain = await onTty({ NO_COLOR: "1" });
+      assert.ok(plain.includes(CLEAR), "still refreshed in place");
+      assert.ok(!plain.includes("\x1b[1;31m") && !plain.includes("\x1b[33m"), "no colour with NO_COLOR");
     } finally {
       for (const p of pingers) p.kill("SIGINT");
     }
@@ -163,3 +173,25 @@ describe("observability commands", () => {
     }
   });
 });
+
+const CLEAR = "\x1b[H\x1b[2J";
+
+/** Runs `cmd` on a pseudo-terminal (script -q) until it drew two frames, then interrupts it: its output. */
+async function runUnderTty(cmd: string, env: NodeJS.ProcessEnv): Promise<string> {
+  const child = spawnChild("script", ["-qfec", cmd, "/dev/null"], {
+    env: { ...process.env, TERM: "xterm", ...env },
+    stdio: ["pipe", "pipe", "pipe"],
+  });
+  const unregister = onExit(() => child.kill("SIGKILL"));
+  let out = "";
+  child.stdout?.on("data", (d: Buffer) => (out += d.toString()));
+  const exited = new Promise((r) => child.once("exit", r));
+  // Two frames at least (a node start can take seconds on a busy machine).
+  for (let i = 0; i < 200 && out.split(CLEAR).length < 3 && child.exitCode === null; i++) await sleep(50);
+  child.stdin?.write("\x03"); // Ctrl-C on the terminal
+  const timer = setTimeout(() => child.kill("SIGKILL"), 5000);
+  await exited;
+  clearTimeout(timer);
+  unregister();
+  return out;
+}
