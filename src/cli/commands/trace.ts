@@ -16,7 +16,7 @@ import { apiClient, examples } from "./client.js";
 interface TraceOptions {
   count: string;
   timeout?: string;
-  at?: string[];
+  at?: string;
   output: string;
 }
 
@@ -37,8 +37,8 @@ export function registerTraceCommand(program: Command): void {
     .option("-c, --count <n>", "stop after this many packets", "10")
     .option("--timeout <seconds>", "stop after this long, however many packets were traced")
     .option(
-      "--at <point...>",
-      "where packets enter (interfaces or INSTANCE:PORT); default: every host interface connected to an instance",
+      "--at <points>",
+      "where packets enter, comma-separated (interfaces or INSTANCE:PORT); default: every host interface connected to an instance",
     )
     .option("-o, --output <format>", "table or json (one JSON object per packet)", "table")
     .addHelpText(
@@ -46,7 +46,7 @@ export function registerTraceCommand(program: Command): void {
       examples([
         "plexus trace icmp",
         "plexus trace -c 3 'tcp port 80 and host 198.18.0.2'",
-        "plexus trace --at eth0 --timeout 10 udp",
+        "plexus trace --at eth0,br0:p2 --timeout 10 udp",
       ]) +
         "\nEach packet prints as: where it entered, then per hop the time since entry, the instance, the port,\nwhat happened there and the program (NF type and version) that decided it. The trace does not cross\nfrom an XDP instance to a TC one (a link veth) nor into the host stack.\n",
     )
@@ -61,7 +61,9 @@ export function registerTraceCommand(program: Command): void {
         throw new UsageError(`-o wants table or json, got '${o.output}'`);
       const filter = words.join(" ");
       const api = apiClient(cmd);
-      const points = o.at?.length ? o.at : entryPoints(await api.get<InstanceJson[]>("/v1/instances"));
+      const points = o.at
+        ? o.at.split(",").filter(Boolean)
+        : entryPoints(await api.get<InstanceJson[]>("/v1/instances"));
       if (!points.length)
         throw new UsageError(
           "nothing to trace: no instance port is connected to a host interface (or give --at INTERFACE)",
