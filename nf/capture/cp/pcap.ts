@@ -85,32 +85,45 @@ export class PcapStreamParser {
   records = 0;
 
   push(chunk: Buffer): Buffer[] {
-    this.pending = this.pending.length ? Buffer.concat([this.pending, chunk]) : chunk;
     const out: Buffer[] = [];
+    this.pushWhole(chunk, (buf, start, end) => out.push(buf.subarray(start, end)));
+    return out;
+  }
+
+  /**
+   * Takes a chunk and returns what it completes as one piece: the file header (first time) and
+   * every whole record, without an object per record (a file writer's hot path). `each` sees
+   * every piece (the header, then each record) as bounds in the returned buffer's memory.
+   */
+  pushWhole(chunk: Buffer, each?: (buf: Buffer, start: number, end: number) => void): Buffer {
+    const buf = this.pending.length ? Buffer.concat([this.pending, chunk]) : chunk;
     let at = 0;
     if (!this.headerSeen) {
-      if (this.pending.length < PCAP_HEADER) return out;
-      const magic = this.pending.readUInt32LE(0);
+      if (buf.length < PCAP_HEADER) {
+        this.pending = Buffer.from(buf);
+        return buf.subarray(0, 0);
+      }
+      const magic = buf.readUInt32LE(0);
       if (magic !== PCAP_MAGIC_MICRO && magic !== PCAP_MAGIC_NANO) {
-        const be = this.pending.readUInt32BE(0);
+        const be = buf.readUInt32BE(0);
         if (be !== PCAP_MAGIC_MICRO && be !== PCAP_MAGIC_NANO)
           throw new Error(`the stream is not pcap (magic 0x${magic.toString(16)})`);
         this.littleEndian = false;
       }
-      out.push(this.pending.subarray(0, PCAP_HEADER));
+      each?.(buf, 0, PCAP_HEADER);
       this.headerSeen = true;
       at = PCAP_HEADER;
     }
-    while (this.pending.length - at >= PCAP_RECORD_HEADER) {
-      const incl = this.littleEndian ? this.pending.readUInt32LE(at + 8) : this.pending.readUInt32BE(at + 8);
+    while (buf.length - at >= PCAP_RECORD_HEADER) {
+      const incl = this.littleEndian ? buf.readUInt32LE(at + 8) : buf.readUInt32BE(at + 8);
       const end = at + PCAP_RECORD_HEADER + incl;
-      if (end > this.pending.length) break;
-      out.push(this.pending.subarray(at, end));
+      if (end > buf.length) break;
+      each?.(buf, at, end);
       this.records++;
       at = end;
     }
-    this.pending = Buffer.from(this.pending.subarray(at));
-    return out;
+    this.pending = Buffer.from(buf.subarray(at));
+    return buf.subarray(0, at);
   }
 
   /** Bytes of an unfinished record (a stream that ended here was cut). */

@@ -100,24 +100,24 @@ class Output {
   }
 
   async data(chunk: Buffer): Promise<void> {
-    for (const piece of this.parser.push(chunk)) {
-      if (this.closed) return;
-      if (this.path === undefined) {
-        this.print(piece);
-        continue;
-      }
-      const out = this.out as NodeJS.WritableStream;
-      if (!out.write(piece))
-        await new Promise<void>((resolve) => {
-          const done = () => {
-            out.off("drain", done);
-            out.off("close", done);
-            resolve();
-          };
-          out.on("drain", done);
-          out.on("close", done);
-        });
+    if (this.path === undefined) {
+      for (const piece of this.parser.push(chunk)) this.print(piece);
+      return;
     }
+    // Whole records only (a stream cut later leaves a valid file), in one write per chunk.
+    const piece = this.parser.pushWhole(chunk);
+    if (this.closed || !piece.length) return;
+    const out = this.out as NodeJS.WritableStream;
+    if (!out.write(piece))
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          out.off("drain", done);
+          out.off("close", done);
+          resolve();
+        };
+        out.on("drain", done);
+        out.on("close", done);
+      });
   }
 
   private print(piece: Buffer): void {

@@ -145,6 +145,13 @@ describe("pcap output", () => {
       assert.equal(p.records, 2);
       assert.ok(p.leftover > 0);
       assert.deepEqual(Buffer.concat(pieces), stream.subarray(0, 24 + 2 * (16 + frame.length)));
+      // The writer's way: one piece per chunk, the same bytes.
+      const w = new PcapStreamParser();
+      const whole: Buffer[] = [];
+      for (let i = 0; i < stream.length - 5; i += step)
+        whole.push(w.pushWhole(stream.subarray(i, Math.min(i + step, stream.length - 5))));
+      assert.deepEqual(Buffer.concat(whole), Buffer.concat(pieces), `step ${step}: pushWhole`);
+      assert.equal(w.records, 2);
     }
     assert.throws(() => new PcapStreamParser().push(Buffer.alloc(24, 1)), /not pcap/);
   });
