@@ -245,11 +245,19 @@ describe("ddos end to end", () => {
         assert.ok(times[times.length >> 1] < 0.5, `median fetch ${times[times.length >> 1]} s: ${detail}`);
 
         // The flood was answered or dropped for its reason.
+        // Frames can be lost before the NF sees them (the generator outruns the receiving veth's
+        // 256-frame ring when the machine is quiet): most of the flood must reach it, and every
+        // SYN that does gets a cookie, none is passed on.
         const syns = kinds[0].frames + kinds[1].frames;
-        assert.ok(d("syn_cookie") >= syns, `every flood SYN got a cookie: ${detail}`);
-        assert.ok(d("src_blocked") >= kinds[2].frames, `the block list dropped its sources: ${detail}`);
+        assert.ok(d("syn_cookie") >= syns * 0.9, `the flood SYNs got cookies: ${detail}`);
+        assert.equal(
+          d("syn_passed") + d("syn_cookie_failed") + d("syn_unanswerable"),
+          0,
+          `no SYN let through: ${detail}`,
+        );
+        assert.ok(d("src_blocked") >= kinds[2].frames * 0.9, `the block list dropped its sources: ${detail}`);
         assert.ok(
-          d("rate_limited") >= kinds[3].frames - 500 - 2000 * seconds,
+          d("rate_limited") >= kinds[3].frames * 0.9 - 500 - 2000 * seconds,
           `one source over its rate: ${detail}`,
         );
         // None of it reached the server: it made next to no cookies of its own (the priming SYNs
