@@ -1,7 +1,7 @@
 // `plexus capture` at a bridge port, against a real daemon in throw-away namespaces with real
 // traffic (ping, UDP), in tc and xdp modes: the pcap file holds exactly the frames the filter
 // selects, byte for byte the ones tcpdump records on the host's own interface, in both directions,
-// and tshark reads it; `plexus capture br0:p1 -w - | tcpdump -r -` works.
+// and tshark reads it; `plexus capture br0:p1 -w - | tcpdump -r -` works, in both modes.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { run } from "../../../src/testbed/netns.js";
@@ -73,27 +73,28 @@ describe("capture end to end at a bridge port", () => {
     });
   }
 
-  test("plexus capture br0:p1 -w - | tcpdump -r - (xdp bridge, -Q in, -c, snap length)", async () => {
-    await c.bridge("xdp");
-    try {
-      assert.equal(await c.lab.ping(0, 1, 1), 1);
-      const pipe = c.shell("plexus capture br0:p1 -Q in -c 3 -s 60 -w - icmp | tcpdump -n -r -");
-      await c.captureRunning(pipe);
-      assert.equal(await c.lab.ping(0, 1, 5), 5);
-      assert.equal(await pipe.exited, 0, pipe.stderr());
-      const lines = pipe.stdout().trim().split("\n");
-      assert.equal(lines.length, 3, pipe.stdout());
-      for (const l of lines)
-        assert.match(
-          l,
-          /IP 198\.18\.0\.2 > 198\.18\.0\.1: ICMP echo reply/,
-          "only what enters br0 through p1",
-        );
-      assert.match(pipe.stderr(), /reading from file -, link-type EN10MB \(Ethernet\), snapshot length 60/);
-      assert.match(pipe.stderr(), /^3 packets captured$/m);
-      await until("the capture's instances to go", async () => (await c.captureInstances()).length === 0);
-    } finally {
-      await c.lab.api.delete("/v1/instances/br0");
-    }
-  });
+  for (const mode of ["tc", "xdp"] as const)
+    test(`plexus capture br0:p1 -w - | tcpdump -r - (${mode} bridge, -Q in, -c, snap length)`, async () => {
+      await c.bridge(mode);
+      try {
+        assert.equal(await c.lab.ping(0, 1, 1), 1);
+        const pipe = c.shell("plexus capture br0:p1 -Q in -c 3 -s 60 -w - icmp | tcpdump -n -r -");
+        await c.captureRunning(pipe);
+        assert.equal(await c.lab.ping(0, 1, 5), 5);
+        assert.equal(await pipe.exited, 0, pipe.stderr());
+        const lines = pipe.stdout().trim().split("\n");
+        assert.equal(lines.length, 3, pipe.stdout());
+        for (const l of lines)
+          assert.match(
+            l,
+            /IP 198\.18\.0\.2 > 198\.18\.0\.1: ICMP echo reply/,
+            "only what enters br0 through p1",
+          );
+        assert.match(pipe.stderr(), /reading from file -, link-type EN10MB \(Ethernet\), snapshot length 60/);
+        assert.match(pipe.stderr(), /^3 packets captured$/m);
+        await until("the capture's instances to go", async () => (await c.captureInstances()).length === 0);
+      } finally {
+        await c.lab.api.delete("/v1/instances/br0");
+      }
+    });
 });
