@@ -11,76 +11,22 @@
 //
 // The target is counters and metrics within 5% of counters off. 64-byte frames, 16,384 flows; every
 // frame counted at the sink. Rates per wall-clock second and per CPU-second of the pipeline.
-import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { spawn } from "node:child_process";
+import { readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
-import { ApiClient } from "../src/api/client.js";
 import { Link } from "../src/bpf/link/link.js";
 import { BpfObject } from "../src/bpf/object/object.js";
 import { FRAMEWORK_DIR, FRAMEWORK_INCLUDE } from "../src/build/build-nf.js";
 import { compileBpf, projectRoot } from "../src/build/compile-bpf.js";
-import { mountBpffs, type Bpffs } from "../src/testbed/bpffs.js";
 import { onExit } from "../src/testbed/on-exit.js";
 import { alternate, type ArmResult, type Comparison } from "./harness.js";
-import { withRig, type DutConfig, type MeasureOptions, type Rig } from "./rig/index.js";
+import { BenchDaemon, withRig, type DutConfig, type MeasureOptions, type Rig } from "./rig/index.js";
 
 const ROUNDS = 7;
 const TRAFFIC: MeasureOptions = { size: 64, flows: { srcPorts: 16, dstAddrs: 1024 }, frames: 6_000_000 };
 const SCRAPE_EVERY_S = 1;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** plexusd in the DUT namespace for the whole benchmark, with its own bpffs and socket. */
-class Daemon {
-  private constructor(
-    readonly proc: ChildProcess,
-    readonly api: ApiClient,
-    readonly socket: string,
-    readonly bpffs: Bpffs,
-    private readonly dir: string,
-  ) {}
-
-  static async start(ns: string): Promise<Daemon> {
-    const dir = mkdtempSync(join(tmpdir(), "px-bench-obs-"));
-    const bpffs = mountBpffs();
-    const socket = join(dir, "plexus.sock");
-    const args = ["--socket", socket, "--state-dir", join(dir, "state"), "--bpffs", bpffs.path];
-    const proc = spawn(
-      "ip",
-      [
-        "netns",
-        "exec",
-        ns,
-        process.execPath,
-        join(projectRoot, "bin", "plexusd.js"),
-        ...args,
-        "--log-level",
-        "warn",
-      ],
-      { stdio: ["ignore", "ignore", "inherit"] },
-    );
-    onExit(() => proc.kill("SIGKILL"));
-    const api = new ApiClient({ socket });
-    for (let i = 0; ; i++) {
-      try {
-        await api.get("/v1/status");
-        break;
-      } catch (e) {
-        if (i > 600 || proc.exitCode !== null) throw e;
-        await sleep(50);
-      }
-    }
-    return new Daemon(proc, api, socket, bpffs, dir);
-  }
-
-  async stop(): Promise<void> {
-    this.proc.kill("SIGTERM");
-    await new Promise((r) => (this.proc.exitCode !== null ? r(null) : this.proc.once("exit", r)));
-    this.bpffs.cleanup();
-    rmSync(this.dir, { recursive: true, force: true });
-  }
-}
 
 /** The bridge and the XDP stub without counters. */
 async function counterlessObjects(): Promise<{ bridge: string; stub: string }> {
@@ -131,7 +77,7 @@ async function scraper(socket: string): Promise<{ stop(): Promise<number> }> {
 
 function bridgeArm(
   kind: Kind,
-  daemon: Daemon,
+  daemon: BenchDaemon,
   objects: { bridge: string; stub: string },
   scrapes: number[],
 ): DutConfig {
@@ -190,7 +136,7 @@ function bridgeArm(
 
 async function measure(rig: Rig): Promise<Comparison[]> {
   const objects = await counterlessObjects();
-  const daemon = await Daemon.start(rig.dut.ns);
+  const daemon = await BenchDaemon.start(rig.dut.ns);
   const scrapes: number[] = [];
   let programStatsSeen: boolean | undefined;
   try {
