@@ -105,15 +105,17 @@ const esc = (s: string): string => s.replace(/&/g, "&amp;").replace(/</g, "&lt;"
  * both read; the 1x line is the baseline, a tick marks the target where one is set.
  */
 export function renderChart(report: Report): string {
-  interface Bar {
+  interface Row {
+    header?: string;
     label: string;
     ratio: number;
     target?: number;
     met?: boolean;
   }
-  const bars: Bar[] = [];
+  const rows: Row[] = [];
   for (const m of report.modules)
-    for (const c of m.comparisons)
+    for (const c of m.comparisons) {
+      const bars: Row[] = [];
       for (const a of c.arms) {
         if (a.name === c.baseline) continue;
         const r = ratio(c, a.name);
@@ -125,20 +127,26 @@ export function renderChart(report: Report): string {
             : c.target?.atLeast !== undefined
               ? r >= t
               : r <= (c.target?.atMost ?? r);
-        bars.push({ label: `${c.title}: ${a.name} / ${c.baseline}`, ratio: r, target: t, met });
+        bars.push({ label: a.name, ratio: r, target: t, met });
       }
-  const labelW = 560;
+      // One header row per comparison (its title and baseline), then one bar per other arm.
+      if (bars.length)
+        rows.push({ header: `${c.title} — baseline: ${c.baseline}`, label: "", ratio: 1 }, ...bars);
+    }
+  const fit = (text: string, chars: number) => (text.length > chars ? `${text.slice(0, chars - 1)}…` : text);
+  const labelW = 480;
   const plotW = 420;
-  const rowH = 18;
+  const rowH = 17;
   const top = 30;
-  const height = top + bars.length * rowH + 30;
+  const height = top + rows.length * rowH + 30;
+  const bars = rows.filter((r) => !r.header);
   const lo = Math.min(0.1, ...bars.map((b) => b.ratio / 1.2));
   const hi = Math.max(10, ...bars.map((b) => Math.max(b.ratio, b.target ?? 0) * 1.2));
   const x = (v: number): number => labelW + (plotW * Math.log(v / lo)) / Math.log(hi / lo);
   const parts = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${labelW + plotW + 80}" height="${height}" font-family="sans-serif" font-size="11">`,
     `<rect width="100%" height="100%" fill="white"/>`,
-    `<text x="8" y="18" font-size="13" font-weight="bold">plexus benchmarks: ratio to baseline (log scale; green: target met, red: missed, grey: no target)</text>`,
+    `<text x="8" y="18" font-size="13" font-weight="bold">plexus benchmarks: ratio to baseline (log scale; green: target met, red: missed, grey: no target; tick: target)</text>`,
   ];
   for (const tick of [0.1, 0.3, 1, 3, 10, 30, 100, 300, 1000].filter((t) => t >= lo && t <= hi)) {
     const tx = x(tick).toFixed(1);
@@ -147,15 +155,19 @@ export function renderChart(report: Report): string {
       `<text x="${tx}" y="${height - 10}" text-anchor="middle">${tick}x</text>`,
     );
   }
-  bars.forEach((b, i) => {
+  rows.forEach((b, i) => {
     const y = top + i * rowH;
+    if (b.header) {
+      parts.push(`<text x="8" y="${y + 12}" font-weight="bold">${esc(fit(b.header, 150))}</text>`);
+      return;
+    }
     const x0 = x(Math.min(1, b.ratio));
     const x1 = x(Math.max(1, b.ratio));
     const fill = b.met === undefined ? "#9aa5b1" : b.met ? "#2f9e44" : "#e03131";
     parts.push(
-      `<text x="${labelW - 6}" y="${y + 12}" text-anchor="end">${esc(b.label)}</text>`,
+      `<text x="${labelW - 6}" y="${y + 12}" text-anchor="end">${esc(fit(b.label, 78))}</text>`,
       `<rect x="${x0.toFixed(1)}" y="${y + 3}" width="${Math.max(1, x1 - x0).toFixed(1)}" height="${rowH - 6}" fill="${fill}"/>`,
-      `<text x="${(x(b.ratio) + 4).toFixed(1)}" y="${y + 12}">${b.ratio.toFixed(2)}x</text>`,
+      `<text x="${(x(Math.max(1, b.ratio)) + 4).toFixed(1)}" y="${y + 12}">${b.ratio.toFixed(2)}x</text>`,
     );
     if (b.target !== undefined) {
       const tx = x(b.target).toFixed(1);
