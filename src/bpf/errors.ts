@@ -127,13 +127,7 @@ export class VmLoadError extends PlexusBpfError {
 
 /** What stopped a run of the userspace runtime. */
 export type VmFaultKind =
-  | "memory"
-  | "budget"
-  | "call-depth"
-  | "helper"
-  | "division"
-  | "unreleased-reference"
-  | "internal";
+  "memory" | "budget" | "call-depth" | "helper" | "division" | "unreleased-reference" | "internal";
 
 /**
  * A program run of the userspace runtime stopped: a memory access outside the regions the program

@@ -358,7 +358,8 @@ export function progTestRun(a: TestRunAttr): TestRunResult {
   b.writeUInt32LE((a.batchSize ?? 0) >>> 0, 72);
   let r = native().bpf(BpfCmd.PROG_TEST_RUN, b, AttrSize.TEST_RUN);
   const live = ((a.flags ?? 0) & TestRunFlags.XDP_LIVE_FRAMES) !== 0;
-  while (r.ret < 0 && r.errno === EINTR && !live) r = native().bpf(BpfCmd.PROG_TEST_RUN, b, AttrSize.TEST_RUN);
+  while (r.ret < 0 && r.errno === EINTR && !live)
+    r = native().bpf(BpfCmd.PROG_TEST_RUN, b, AttrSize.TEST_RUN);
   if (r.ret < 0) throw new BpfError(cmdName(BpfCmd.PROG_TEST_RUN), r.errno);
   return {
     retval: b.readUInt32LE(4),
