@@ -2,7 +2,7 @@
 // daemon, the desired state and the data plane as they were (traffic keeps flowing).
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -274,6 +274,7 @@ describe("bad requests", () => {
     const dir = mkdtempSync(join(tmpdir(), "px-notnf-"));
     writeFileSync(join(dir, "README"), "hello");
     const tar = execFileSync("tar", ["-czf", "-", "-C", dir, "."]);
+    rmSync(dir, { recursive: true, force: true });
     await refused(
       api.call("POST", "/v1/nf", { raw: tar, contentType: "application/gzip" }),
       422,
