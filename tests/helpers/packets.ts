@@ -1,18 +1,56 @@
 // Small builders for test frames: Ethernet, IPv4, IPv6, UDP, ICMP. Addresses from the benchmarking
 // ranges only (198.18.0.0/15, fd00::/8).
 
+import { isIPv4 } from "node:net";
+import { parseIpv6 } from "../../src/core/tables.js";
+
 export const MAC_A = "02:00:00:00:00:0a";
 export const MAC_B = "02:00:00:00:00:0b";
 
 const mac = (s: string) => Buffer.from(s.split(":").map((x) => parseInt(x, 16)));
 const ip4 = (s: string) => Buffer.from(s.split(".").map(Number));
 
-export function checksum(b: Uint8Array): number {
-  let sum = 0;
+/** The folded ones'-complement sum of `b`, added to `start` (a checksum checks out when it is 0xffff). */
+export function onesSum(b: Uint8Array, start = 0): number {
+  let sum = start;
   for (let i = 0; i + 1 < b.length; i += 2) sum += (b[i] << 8) | b[i + 1];
   if (b.length % 2) sum += b[b.length - 1] << 8;
   while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
-  return ~sum & 0xffff;
+  return sum;
+}
+
+export function checksum(b: Uint8Array): number {
+  return ~onesSum(b) & 0xffff;
+}
+
+/** The bytes of an IPv4 or IPv6 address in text. */
+export const addrBytes = (a: string): Buffer =>
+  isIPv4(a) ? Buffer.from(a.split(".").map(Number)) : Buffer.from(parseIpv6(a) ?? Buffer.alloc(16));
+
+/** Canonical text of 4 or 16 address bytes (IPv6 without leading zeros, not compressed). */
+export const addrText = (b: Buffer): string =>
+  b.length === 4
+    ? [...b].join(".")
+    : Array.from({ length: 8 }, (_, i) => b.readUInt16BE(i * 2).toString(16))
+        .join(":")
+        .replace(/\b0+(?=[0-9a-f])/g, "");
+
+/** The TCP/UDP/ICMPv6 pseudo header of IPv4 (4-byte addresses) or IPv6. */
+export function pseudoHeader(src: Buffer, dst: Buffer, proto: number, len: number): Buffer {
+  if (src.length === 4) {
+    const p = Buffer.alloc(12);
+    src.copy(p, 0);
+    dst.copy(p, 4);
+    p[9] = proto;
+    p.writeUInt16BE(len, 10);
+    return p;
+  }
+  const p = Buffer.alloc(40);
+  src.copy(p, 0);
+  dst.copy(p, 16);
+  p.writeUInt32BE(len, 32);
+  p[39] = proto;
+  return p;
 }
 
 export function ethernet(etherType: number, payload: Uint8Array, dst = MAC_B, src = MAC_A): Buffer {

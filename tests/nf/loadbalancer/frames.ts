@@ -2,7 +2,7 @@
 // IPv4 or IPv6 and TCP or UDP, every checksum computed from scratch; and a parser that reads a
 // frame's MACs and tuple back and says whether all its checksums are right.
 import { isIPv4 } from "node:net";
-import { parseIpv6 } from "../../../src/core/tables.js";
+import { addrBytes, addrText, checksum, onesSum, pseudoHeader } from "../../helpers/packets.js";
 
 export const TCP_FIN = 0x01;
 export const TCP_SYN = 0x02;
@@ -21,35 +21,7 @@ export interface Pkt {
   payload?: number;
 }
 
-const addrBytes = (a: string): Buffer =>
-  isIPv4(a) ? Buffer.from(a.split(".").map(Number)) : Buffer.from(parseIpv6(a) ?? Buffer.alloc(16));
 const macBytes = (m: string): Buffer => Buffer.from(m.split(":").map((x) => parseInt(x, 16)));
-
-function sum(b: Uint8Array, start = 0): number {
-  let s = start;
-  for (let i = 0; i + 1 < b.length; i += 2) s += (b[i] << 8) | b[i + 1];
-  if (b.length % 2) s += b[b.length - 1] << 8;
-  while (s > 0xffff) s = (s & 0xffff) + (s >>> 16);
-  return s;
-}
-const csum = (b: Uint8Array): number => ~sum(b) & 0xffff;
-
-function pseudo(src: Buffer, dst: Buffer, proto: number, len: number): Buffer {
-  if (src.length === 4) {
-    const p = Buffer.alloc(12);
-    src.copy(p, 0);
-    dst.copy(p, 4);
-    p[9] = proto;
-    p.writeUInt16BE(len, 10);
-    return p;
-  }
-  const p = Buffer.alloc(40);
-  src.copy(p, 0);
-  dst.copy(p, 16);
-  p.writeUInt32BE(len, 32);
-  p[39] = proto;
-  return p;
-}
 
 export const CLIENT_MAC = "02:00:00:00:00:0c";
 export const LB_MAC = "02:00:00:00:00:1b";
@@ -70,13 +42,13 @@ export function frame(o: Pkt): Buffer {
     l4[12] = 5 << 4;
     l4[13] = o.flags ?? TCP_SYN;
     l4.writeUInt16BE(65535, 14);
-    l4.writeUInt16BE(csum(Buffer.concat([pseudo(src, dst, 6, l4.length), l4])), 16);
+    l4.writeUInt16BE(checksum(Buffer.concat([pseudoHeader(src, dst, 6, l4.length), l4])), 16);
   } else {
     l4 = Buffer.concat([Buffer.alloc(8), payload]);
     l4.writeUInt16BE(o.sport ?? 40000, 0);
     l4.writeUInt16BE(o.dport ?? 53, 2);
     l4.writeUInt16BE(l4.length, 4);
-    const c = csum(Buffer.concat([pseudo(src, dst, 17, l4.length), l4]));
+    const c = checksum(Buffer.concat([pseudoHeader(src, dst, 17, l4.length), l4]));
     l4.writeUInt16BE(c === 0 ? 0xffff : c, 6);
   }
   let l3: Buffer;
@@ -97,7 +69,7 @@ export function frame(o: Pkt): Buffer {
     l3[9] = proto;
     src.copy(l3, 12);
     dst.copy(l3, 16);
-    l3.writeUInt16BE(csum(l3), 10);
+    l3.writeUInt16BE(checksum(l3), 10);
   }
   const eth = Buffer.alloc(14);
   macBytes(o.dmac ?? LB_MAC).copy(eth, 0);
@@ -127,15 +99,9 @@ export interface Parsed {
 }
 
 const fmtMac = (b: Buffer) => [...b].map((x) => x.toString(16).padStart(2, "0")).join(":");
-const fmt = (b: Buffer): string =>
-  b.length === 4
-    ? [...b].join(".")
-    : Array.from({ length: 8 }, (_, i) => b.readUInt16BE(i * 2).toString(16))
-        .join(":")
-        .replace(/\b0+(?=[0-9a-f])/g, "");
 
 /** Canonical text of an address (as parse() writes it). */
-export const canon = (a: string): string => fmt(addrBytes(a));
+export const canon = (a: string): string => addrText(addrBytes(a));
 
 export function parse(f: Buffer): Parsed {
   const v6 = f.readUInt16BE(12) === 0x86dd;
@@ -152,15 +118,15 @@ export function parse(f: Buffer): Parsed {
     src = l3.subarray(12, 16);
     dst = l3.subarray(16, 20);
     proto = l3[9];
-    ok &&= sum(l3.subarray(0, hl)) === 0xffff;
+    ok &&= onesSum(l3.subarray(0, hl)) === 0xffff;
     l4 = l3.subarray(hl, l3.readUInt16BE(2));
   }
-  ok &&= sum(l4, sum(pseudo(Buffer.from(src), Buffer.from(dst), proto, l4.length))) === 0xffff;
+  ok &&= onesSum(l4, onesSum(pseudoHeader(Buffer.from(src), Buffer.from(dst), proto, l4.length))) === 0xffff;
   return {
     dmac: fmtMac(f.subarray(0, 6)),
     smac: fmtMac(f.subarray(6, 12)),
-    src: fmt(Buffer.from(src)),
-    dst: fmt(Buffer.from(dst)),
+    src: addrText(Buffer.from(src)),
+    dst: addrText(Buffer.from(dst)),
     sport: l4.readUInt16BE(0),
     dport: l4.readUInt16BE(2),
     flags: proto === 6 ? l4[13] : 0,

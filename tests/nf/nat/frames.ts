@@ -2,7 +2,7 @@
 // IPv4 or IPv6 and TCP, UDP or ICMP echo, every checksum computed from scratch; and a parser that
 // reads a frame's tuple back and says whether all its checksums are right.
 import { isIPv4 } from "node:net";
-import { parseIpv6 } from "../../../src/core/tables.js";
+import { addrBytes, addrText, checksum, onesSum, pseudoHeader } from "../../helpers/packets.js";
 
 export const PROTO = { icmp: 1, tcp: 6, udp: 17, icmpv6: 58 } as const;
 export const TCP_SYN = 0x02;
@@ -26,35 +26,6 @@ export interface Pkt {
   noCsum?: boolean;
 }
 
-const addrBytes = (a: string): Buffer =>
-  isIPv4(a) ? Buffer.from(a.split(".").map(Number)) : Buffer.from(parseIpv6(a) ?? Buffer.alloc(16));
-
-function sum(b: Uint8Array, start = 0): number {
-  let s = start;
-  for (let i = 0; i + 1 < b.length; i += 2) s += (b[i] << 8) | b[i + 1];
-  if (b.length % 2) s += b[b.length - 1] << 8;
-  while (s > 0xffff) s = (s & 0xffff) + (s >>> 16);
-  return s;
-}
-const csum = (b: Uint8Array, start = 0): number => ~sum(b, start) & 0xffff;
-
-function pseudo(src: Buffer, dst: Buffer, proto: number, len: number): Buffer {
-  if (src.length === 4) {
-    const p = Buffer.alloc(12);
-    src.copy(p, 0);
-    dst.copy(p, 4);
-    p[9] = proto;
-    p.writeUInt16BE(len, 10);
-    return p;
-  }
-  const p = Buffer.alloc(40);
-  src.copy(p, 0);
-  dst.copy(p, 16);
-  p.writeUInt32BE(len, 32);
-  p[39] = proto;
-  return p;
-}
-
 export function frame(o: Pkt): Buffer {
   const v6 = !isIPv4(o.src);
   const src = addrBytes(o.src);
@@ -71,7 +42,7 @@ export function frame(o: Pkt): Buffer {
     l4[12] = 5 << 4;
     l4[13] = o.flags ?? TCP_SYN;
     l4.writeUInt16BE(65535, 14);
-    l4.writeUInt16BE(csum(Buffer.concat([pseudo(src, dst, 6, l4.length), l4])), 16);
+    l4.writeUInt16BE(checksum(Buffer.concat([pseudoHeader(src, dst, 6, l4.length), l4])), 16);
   } else if (o.proto === "udp") {
     proto = 17;
     l4 = Buffer.concat([Buffer.alloc(8), payload]);
@@ -79,7 +50,7 @@ export function frame(o: Pkt): Buffer {
     l4.writeUInt16BE(o.dport ?? 53, 2);
     l4.writeUInt16BE(l4.length, 4);
     if (!o.noCsum) {
-      const c = csum(Buffer.concat([pseudo(src, dst, 17, l4.length), l4]));
+      const c = checksum(Buffer.concat([pseudoHeader(src, dst, 17, l4.length), l4]));
       l4.writeUInt16BE(c === 0 ? 0xffff : c, 6);
     }
   } else {
@@ -88,7 +59,10 @@ export function frame(o: Pkt): Buffer {
     l4[0] = v6 ? (o.reply ? 129 : 128) : o.reply ? 0 : 8;
     l4.writeUInt16BE(o.id ?? 0x1234, 4);
     l4.writeUInt16BE(7, 6);
-    l4.writeUInt16BE(v6 ? csum(Buffer.concat([pseudo(src, dst, 58, l4.length), l4])) : csum(l4), 2);
+    l4.writeUInt16BE(
+      v6 ? checksum(Buffer.concat([pseudoHeader(src, dst, 58, l4.length), l4])) : checksum(l4),
+      2,
+    );
   }
   let l3: Buffer;
   if (v6) {
@@ -108,7 +82,7 @@ export function frame(o: Pkt): Buffer {
     l3[9] = proto;
     src.copy(l3, 12);
     dst.copy(l3, 16);
-    l3.writeUInt16BE(csum(l3), 10);
+    l3.writeUInt16BE(checksum(l3), 10);
   }
   const eth = Buffer.alloc(14);
   Buffer.from([2, 0, 0, 0, 0, 0xb, 2, 0, 0, 0, 0, 0xa]).copy(eth);
@@ -127,15 +101,8 @@ export interface Parsed {
   udpCsum?: number;
 }
 
-const fmt = (b: Buffer): string =>
-  b.length === 4
-    ? [...b].join(".")
-    : Array.from({ length: 8 }, (_, i) => b.readUInt16BE(i * 2).toString(16))
-        .join(":")
-        .replace(/\b0+(?=[0-9a-f])/g, "");
-
 /** Canonical text of an address (for comparing with what parse() gives). */
-export const canon = (a: string): string => fmt(addrBytes(a));
+export const canon = (a: string): string => addrText(addrBytes(a));
 
 export function parse(f: Buffer): Parsed {
   const v6 = f.readUInt16BE(12) === 0x86dd;
@@ -152,7 +119,7 @@ export function parse(f: Buffer): Parsed {
     src = l3.subarray(12, 16);
     dst = l3.subarray(16, 20);
     proto = l3[9];
-    ok &&= sum(l3.subarray(0, hl)) === 0xffff;
+    ok &&= onesSum(l3.subarray(0, hl)) === 0xffff;
     l4 = l3.subarray(hl, l3.readUInt16BE(2));
   }
   let sport: number, dport: number, udpCsum: number | undefined;
@@ -161,12 +128,20 @@ export function parse(f: Buffer): Parsed {
     dport = l4.readUInt16BE(2);
     if (proto === 17) udpCsum = l4.readUInt16BE(6);
     if (!(proto === 17 && !v6 && udpCsum === 0))
-      ok &&= sum(l4, sum(pseudo(src, dst, proto, l4.length))) === 0xffff;
+      ok &&= onesSum(l4, onesSum(pseudoHeader(src, dst, proto, l4.length))) === 0xffff;
   } else {
     sport = dport = l4.readUInt16BE(4);
-    ok &&= (v6 ? sum(l4, sum(pseudo(src, dst, 58, l4.length))) : sum(l4)) === 0xffff;
+    ok &&= (v6 ? onesSum(l4, onesSum(pseudoHeader(src, dst, 58, l4.length))) : onesSum(l4)) === 0xffff;
   }
-  return { src: fmt(Buffer.from(src)), dst: fmt(Buffer.from(dst)), proto, sport, dport, csumOk: ok, udpCsum };
+  return {
+    src: addrText(Buffer.from(src)),
+    dst: addrText(Buffer.from(dst)),
+    proto,
+    sport,
+    dport,
+    csumOk: ok,
+    udpCsum,
+  };
 }
 
 /**
@@ -192,7 +167,10 @@ export function icmpError(o: {
   l4.writeUInt16BE(0, 2);
   const src = addrBytes(o.src);
   const dst = addrBytes(o.dst);
-  l4.writeUInt16BE(v6 ? csum(Buffer.concat([pseudo(src, dst, 58, l4.length), l4])) : csum(l4), 2);
+  l4.writeUInt16BE(
+    v6 ? checksum(Buffer.concat([pseudoHeader(src, dst, 58, l4.length), l4])) : checksum(l4),
+    2,
+  );
   return f;
 }
 
