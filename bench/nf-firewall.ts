@@ -29,7 +29,7 @@ import { createNetns, createVeth, deleteNetns, exec, withNetns } from "../src/te
 import { openFirewall, type FwHarness } from "../tests/nf/firewall/harness.js";
 import { frame } from "../tests/nf/firewall/frames.js";
 import { alternate, type ArmResult, type Comparison } from "./harness.js";
-import { withRig, type DutConfig, type DutContext, type Rig } from "./rig/index.js";
+import { dutHypervisor, withRig, type DutConfig, type DutContext, type Rig } from "./rig/index.js";
 
 const MICRO_SIZES = [10, 100, 1_000, 10_000];
 const RIG_SIZES = [1, 100, 1_000, 10_000];
@@ -133,12 +133,7 @@ const plexusArm = (n: number, mode: "xdp" | "tc"): DutConfig => ({
     : `plexus wire (${mode}), no firewall`,
   layer: 2,
   async setup(dut: DutContext) {
-    const fs = mountBpffs();
-    dut.defer(() => fs.cleanup());
-    const stateDir = mkdtempSync(join(tmpdir(), "px-bench-fw-"));
-    dut.defer(() => rmSync(stateDir, { recursive: true, force: true }));
-    const hv = await withNetns(dut.ns, () => Hypervisor.start({ stateDir, bpffs: fs.path }));
-    dut.defer(() => withNetns(dut.ns, () => hv.destroy()));
+    const hv = await dutHypervisor(dut);
     await withNetns(dut.ns, async () => {
       await hv.createInstance({
         name: "w",

@@ -13,16 +13,13 @@
 // nf_conntrack_max); the load balancer's connection table has the same capacity (524,288 entries,
 // two per DNAT connection). With a table a quarter that size, evictions in the LRU made a new
 // connection about 15% dearer.
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Hypervisor } from "../src/core/hypervisor.js";
 import { buildNfPackage } from "../src/build/build-nf.js";
 import { projectRoot } from "../src/build/compile-bpf.js";
-import { mountBpffs } from "../src/testbed/bpffs.js";
 import { withNetns } from "../src/testbed/netns.js";
 import { alternate, type ArmResult, type Comparison } from "./harness.js";
 import {
+  dutHypervisor,
   FAR_V4,
   RIG_DPORT,
   installFarRoutes,
@@ -72,12 +69,7 @@ const plexus: DutConfig = {
   name: "plexus loadbalancer DNAT (xdp)",
   layer: 3,
   async setup(dut) {
-    const fs = mountBpffs();
-    dut.defer(() => fs.cleanup());
-    const stateDir = mkdtempSync(join(tmpdir(), "px-bench-lb-"));
-    dut.defer(() => rmSync(stateDir, { recursive: true, force: true }));
-    const hv = await withNetns(dut.ns, () => Hypervisor.start({ stateDir, bpffs: fs.path }));
-    dut.defer(() => withNetns(dut.ns, () => hv.destroy()));
+    const hv = await dutHypervisor(dut);
     await withNetns(dut.ns, async () => {
       await hv.createInstance({
         name: "lb",

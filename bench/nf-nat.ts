@@ -13,16 +13,13 @@
 // global: not changed here), and the NAT gets the same capacity. The generator varies sources
 // fastest, then ports, then destinations: new-flow traffic is chosen so that no two connections of
 // a run need the same translated reply tuple (no port search, no clash in either arm).
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Hypervisor } from "../src/core/hypervisor.js";
 import { buildNfPackage } from "../src/build/build-nf.js";
 import { projectRoot } from "../src/build/compile-bpf.js";
-import { mountBpffs } from "../src/testbed/bpffs.js";
 import { withNetns } from "../src/testbed/netns.js";
 import { alternate, type Arm, type ArmResult, type Comparison } from "./harness.js";
 import {
+  dutHypervisor,
   FAR_V4,
   RigAccountingError,
   describeRun,
@@ -101,12 +98,7 @@ const plexus = (nat?: Kind): DutConfig => ({
   name: nat ? `plexus router + nat ${nat.toUpperCase()} (xdp)` : "plexus router (xdp)",
   layer: 3,
   async setup(dut) {
-    const fs = mountBpffs();
-    dut.defer(() => fs.cleanup());
-    const stateDir = mkdtempSync(join(tmpdir(), "px-bench-nat-"));
-    dut.defer(() => rmSync(stateDir, { recursive: true, force: true }));
-    const hv = await withNetns(dut.ns, () => Hypervisor.start({ stateDir, bpffs: fs.path }));
-    dut.defer(() => withNetns(dut.ns, () => hv.destroy()));
+    const hv = await dutHypervisor(dut);
     await withNetns(dut.ns, async () => {
       await hv.createInstance({
         name: "r1",

@@ -60,4 +60,4 @@ export {
   xdpFibForwarder,
   xdpRedirect,
 } from "./reference-duts.js";
-export { BenchDaemon } from "./plexusd.js";
+export { BenchDaemon, dutHypervisor } from "./plexusd.js";

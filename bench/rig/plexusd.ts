@@ -7,8 +7,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ApiClient } from "../../src/api/client.js";
 import { projectRoot } from "../../src/build/compile-bpf.js";
+import { Hypervisor } from "../../src/core/hypervisor.js";
 import { mountBpffs, type Bpffs } from "../../src/testbed/bpffs.js";
+import { withNetns } from "../../src/testbed/netns.js";
 import { onExit } from "../../src/testbed/on-exit.js";
+import type { DutContext } from "./dut.js";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -68,4 +71,19 @@ export class BenchDaemon {
     await new Promise((r) => (this.proc.exitCode !== null ? r(null) : this.proc.once("exit", r)));
     this.cleanup();
   }
+}
+
+/**
+ * The hypervisor in this process, in the DUT's namespace, with its own bpffs and state directory;
+ * all of it destroyed at the arm's teardown. Calls into it that touch interfaces must run inside
+ * the namespace (`withNetns(dut.ns, ...)`).
+ */
+export async function dutHypervisor(dut: DutContext): Promise<Hypervisor> {
+  const fs = mountBpffs();
+  dut.defer(() => fs.cleanup());
+  const stateDir = mkdtempSync(join(tmpdir(), "px-bench-state-"));
+  dut.defer(() => rmSync(stateDir, { recursive: true, force: true }));
+  const hv = await withNetns(dut.ns, () => Hypervisor.start({ stateDir, bpffs: fs.path }));
+  dut.defer(() => withNetns(dut.ns, () => hv.destroy()));
+  return hv;
 }
