@@ -12,6 +12,8 @@ import type { LoadedObject } from "../bpf/object/load.js";
 import type { BpfMap } from "../bpf/map/map.js";
 import type { BpfProgram } from "../bpf/prog/program.js";
 import { possibleCpus } from "../bpf/sys/cpus.js";
+import { pino } from "pino";
+import type { InstanceContext } from "../core/nf-api.js";
 import {
   DROP_REASONS,
   Direction,
@@ -33,6 +35,12 @@ export interface NfRunResult {
   /** Drop reasons counted during the run. */
   drops: number[];
 }
+
+/** What an NF's control plane sees in NfTestRun.transparentContext(): config settable, events kept. */
+export type TestInstanceContext = InstanceContext & {
+  config: Record<string, unknown>;
+  readonly events: { kind: string; message: string }[];
+};
 
 export class NfTestRun {
   private constructor(
@@ -81,6 +89,44 @@ export class NfTestRun {
         0n,
       ),
     );
+  }
+
+  /**
+   * Makes this a transparent instance whose next hop is the host (what it hands on with px_next()
+   * passes), and returns a minimal InstanceContext for its control plane: no ports, config held
+   * here, events recorded, logs silent.
+   */
+  transparentContext(opts: {
+    name: string;
+    type: string;
+    mode: string;
+    config?: Record<string, unknown>;
+  }): TestInstanceContext {
+    this.map("px_after").update(u32Key(this.slot), encodeHop({ kind: "pass" }));
+    let config = { ...(opts.config ?? {}) };
+    const events: { kind: string; message: string }[] = [];
+    return {
+      name: opts.name,
+      type: opts.type,
+      mode: opts.mode,
+      slot: this.slot,
+      get config() {
+        return config;
+      },
+      set config(c: Record<string, unknown>) {
+        config = c;
+      },
+      events,
+      ports: () => [],
+      port: () => undefined,
+      map: (n: string) => this.map(n),
+      program: (n: string) => this.loaded.program(n),
+      send: () => {
+        throw new Error(`${opts.type} ${opts.name} is transparent: it has no ports to send from`);
+      },
+      event: (kind: string, message: string) => void events.push({ kind, message }),
+      log: pino({ level: "silent" }),
+    } as TestInstanceContext;
   }
 
   /** Runs `frame` as if it entered through `inPort`. */

@@ -2,13 +2,11 @@
 // object runs alone through BPF_PROG_TEST_RUN in a private patch panel (NfTestRun), what it hands
 // on goes to the host, and the Ddos class drives its maps through a minimal InstanceContext.
 import { join } from "node:path";
-import { pino } from "pino";
 import { TcAction, XdpAction } from "../../../src/bpf/constants.js";
 import { BpfObject } from "../../../src/bpf/object/object.js";
 import type { LoadedObject } from "../../../src/bpf/object/load.js";
 import { projectRoot } from "../../../src/build/compile-bpf.js";
 import { buildNfPackage } from "../../../src/build/build-nf.js";
-import { encodeHop, u32Key } from "../../../src/core/dataplane/abi.js";
 import type { InstanceContext } from "../../../src/core/nf-api.js";
 import { NfTestRun } from "../../../src/testbed/nf-testrun.js";
 import { Ddos } from "../../../nf/ddos/cp/ddos.js";
@@ -68,29 +66,7 @@ export async function openDdos(
     program: "ddos",
     slot: opts.slot ?? 1,
   });
-  t.map("px_after").update(u32Key(t.slot), encodeHop({ kind: "pass" }));
-  const state = { config: { ...config } };
-  const ctx = {
-    name: opts.name ?? "ddos-test",
-    type: "ddos",
-    mode: hook,
-    slot: t.slot,
-    get config() {
-      return state.config;
-    },
-    set config(c: Record<string, unknown>) {
-      state.config = c;
-    },
-    ports: () => [],
-    port: () => undefined,
-    map: (n: string) => t.map(n),
-    program: (n: string) => t.loaded.program(n),
-    send: () => {
-      throw new Error("a ddos instance has no ports");
-    },
-    event: () => undefined,
-    log: pino({ level: "silent" }),
-  } as InstanceContext & { config: Record<string, unknown> };
+  const ctx = t.transparentContext({ name: opts.name ?? "ddos-test", type: "ddos", mode: hook, config });
   const d = new Ddos(ctx);
   d.start();
   return {

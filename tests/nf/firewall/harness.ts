@@ -2,11 +2,9 @@
 // object runs alone through BPF_PROG_TEST_RUN in a private patch panel (NfTestRun), and the
 // Firewall class drives its maps through a minimal InstanceContext.
 import { join } from "node:path";
-import { pino } from "pino";
 import { TcAction, XdpAction } from "../../../src/bpf/constants.js";
 import { projectRoot } from "../../../src/build/compile-bpf.js";
 import { buildNfPackage } from "../../../src/build/build-nf.js";
-import { encodeHop, u32Key } from "../../../src/core/dataplane/abi.js";
 import type { InstanceContext } from "../../../src/core/nf-api.js";
 import { NfTestRun } from "../../../src/testbed/nf-testrun.js";
 import { Firewall } from "../../../nf/firewall/cp/firewall.js";
@@ -65,30 +63,8 @@ export async function openFirewall(
     program: "firewall",
     slot: opts.slot ?? 1,
   });
-  t.map("px_after").update(u32Key(t.slot), encodeHop({ kind: "pass" }));
-  const events: { kind: string; message: string }[] = [];
-  const state = { config: { ...config } };
-  const ctx = {
-    name: opts.name ?? "fw-test",
-    type: "firewall",
-    mode: hook,
-    slot: t.slot,
-    get config() {
-      return state.config;
-    },
-    set config(c: Record<string, unknown>) {
-      state.config = c;
-    },
-    ports: () => [],
-    port: () => undefined,
-    map: (n: string) => t.map(n),
-    program: (n: string) => t.loaded.program(n),
-    send: () => {
-      throw new Error("a firewall has no ports");
-    },
-    event: (kind: string, message: string) => void events.push({ kind, message }),
-    log: pino({ level: "silent" }),
-  } as InstanceContext & { config: Record<string, unknown> };
+  const ctx = t.transparentContext({ name: opts.name ?? "fw-test", type: "firewall", mode: hook, config });
+  const events = ctx.events;
   const fw = new Firewall(ctx);
   await fw.start();
   return {
