@@ -14,17 +14,15 @@
 // - the framework's trace hooks (nf/include/plexus.h, per-packet trace) on a path that does not
 //   trace: the wire instance running the same C built with the header before they existed.
 // 64-byte frames; every frame is counted at the sink (a capture never drops what it watches).
-import { execFileSync, spawn, type ChildProcess } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { execFileSync, spawn } from "node:child_process";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { ApiClient } from "../src/api/client.js";
 import { buildNfPackage } from "../src/build/build-nf.js";
 import { compileBpf, projectRoot } from "../src/build/compile-bpf.js";
-import { mountBpffs, type Bpffs } from "../src/testbed/bpffs.js";
 import { onExit } from "../src/testbed/on-exit.js";
 import { median, type ArmResult, type Comparison } from "./harness.js";
 import {
+  BenchDaemon,
   describeRun,
   withRig,
   type DutConfig,
@@ -43,61 +41,6 @@ const SNAPLEN = 64;
 const HEADER_BEFORE_TRACE = "ff34a22^";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** A plexusd in the DUT namespace for the whole benchmark (arms create and delete instances). */
-class Daemon {
-  private constructor(
-    readonly proc: ChildProcess,
-    readonly api: ApiClient,
-    readonly socket: string,
-    private readonly dir: string,
-    private readonly fs: Bpffs,
-  ) {}
-
-  static async start(ns: string): Promise<Daemon> {
-    const dir = mkdtempSync(join(tmpdir(), "px-bench-capture-"));
-    const fs = mountBpffs();
-    const socket = join(dir, "plexus.sock");
-    const proc = spawn(
-      "ip",
-      [
-        "netns",
-        "exec",
-        ns,
-        process.execPath,
-        join(projectRoot, "bin", "plexusd.js"),
-        "--socket",
-        socket,
-        "--state-dir",
-        join(dir, "state"),
-        "--bpffs",
-        fs.path,
-        "--log-level",
-        "warn",
-      ],
-      { stdio: ["ignore", "ignore", "inherit"] },
-    );
-    onExit(() => proc.kill("SIGKILL"));
-    const api = new ApiClient({ socket });
-    for (let i = 0; ; i++) {
-      try {
-        await api.get("/v1/status");
-        break;
-      } catch (e) {
-        if (i > 600 || proc.exitCode !== null) throw e;
-        await sleep(50);
-      }
-    }
-    return new Daemon(proc, api, socket, dir, fs);
-  }
-
-  async stop(): Promise<void> {
-    this.proc.kill("SIGTERM");
-    await new Promise((r) => (this.proc.exitCode !== null ? r(null) : this.proc.once("exit", r)));
-    this.fs.cleanup();
-    rmSync(this.dir, { recursive: true, force: true });
-  }
-}
 
 /** What a capture tool said when it stopped (tcpdump's three counters; plexus capture prints the same). */
 interface Counted {
@@ -147,7 +90,7 @@ interface CaptureArm {
   counted?: Counted;
 }
 
-function dutFor(arm: CaptureArm, daemon: Daemon, oldWire: Record<"tc" | "xdp", string>): DutConfig {
+function dutFor(arm: CaptureArm, daemon: BenchDaemon, oldWire: Record<"tc" | "xdp", string>): DutConfig {
   return {
     name: arm.name,
     layer: 2,
@@ -240,7 +183,7 @@ async function oldWireObjects(): Promise<Record<"tc" | "xdp", string>> {
 
 async function measure(rig: Rig): Promise<Comparison[]> {
   const oldWire = await oldWireObjects();
-  const daemon = await Daemon.start(rig.dut.ns);
+  const daemon = await BenchDaemon.start(rig.dut.ns);
   const arms: CaptureArm[] = [
     { name: "plexus wire (tc)", hook: "tc", kind: "plain" },
     {
