@@ -43,7 +43,7 @@ const CLOCK_FIELDS: Record<string, DiffTarget["clockFields"]> = {
   bridge: { br_fdb: [[8, 8]] },
 };
 
-const NFS = ["wire", "bridge", "router", "firewall", "nat", "ddos", "capture"];
+const NFS = ["wire", "bridge", "router", "firewall", "nat", "loadbalancer", "ddos", "capture"];
 
 for (const nf of NFS)
   for (const hook of ["xdp", "tc"] as const) {
